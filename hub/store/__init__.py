@@ -2,6 +2,14 @@
 
 from __future__ import annotations
 
+from hub.store.db import check_connection, create_engine, create_sessionmaker, map_connect_errors, mask_url
 from hub.store.models import Base
 
-__all__ = ["Base"]
+__all__ = [
+    "Base",
+    "check_connection",
+    "create_engine",
+    "create_sessionmaker",
+    "map_connect_errors",
+    "mask_url",
+]
