@@ -1,0 +1,111 @@
+"""The connector seam: one small protocol, the health value, config validation and the scrubber.
+
+Configs are frozen dataclasses validated by pydantic at the edge (``parse_config``), so a bad
+config dict is reported with the JSON path of each problem and no input value is ever echoed
+(a value might be a password typed into the wrong field).
+"""
+
+from __future__ import annotations
+
+import functools
+import ipaddress
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Annotated, Protocol, TypeVar
+
+from pydantic import AfterValidator, Field, TypeAdapter, ValidationError
+
+from hub.errors import ConfigError
+
+__all__ = [
+    "Connector",
+    "Health",
+    "Host",
+    "Port",
+    "PositiveSeconds",
+    "one_line",
+    "parse_config",
+    "scrub",
+    "secret_values",
+]
+
+_HOSTNAME = re.compile(r"^(?=.{1,253}$)(?!-)[A-Za-z0-9-]{1,63}(?<!-)(\.(?!-)[A-Za-z0-9-]{1,63}(?<!-))*\.?$")
+
+
+def _check_host(value: str) -> str:
+    try:
+        ipaddress.ip_address(value.strip("[]"))
+    except ValueError:
+        if not _HOSTNAME.match(value):
+            raise ValueError("not a host name or IP address") from None
+    return value
+
+
+Host = Annotated[str, AfterValidator(_check_host)]
+Port = Annotated[int, Field(ge=1, le=65535)]
+PositiveSeconds = Annotated[float, Field(gt=0, le=3600)]
+
+
+@dataclass(frozen=True, slots=True)
+class Health:
+    """The outcome of one health check: ``detail`` is one line, the error's when not ``ok``."""
+
+    ok: bool
+    latency_ms: float
+    detail: str
+
+
+class Connector(Protocol):
+    """What every data connector does; each type adds its own typed operations."""
+
+    async def open(self) -> None:
+        """Connect (create the pool or client); raises ConnectorError when the service is down."""
+        ...
+
+    async def health_check(self, timeout: float) -> Health:
+        """Probe the service within ``timeout`` seconds; never raises for a service failure."""
+        ...
+
+    async def aclose(self) -> None:
+        """Release every connection; the connector cannot be used afterwards."""
+        ...
+
+
+T = TypeVar("T")
+
+
+@functools.cache
+def _adapter(kind: type[T]) -> TypeAdapter[T]:
+    # Building an adapter compiles a validator; configs are parsed on every registration.
+    return TypeAdapter(kind)
+
+
+def parse_config(kind: type[T], data: object, *, what: str) -> T:
+    """Validate ``data`` into the frozen config ``kind``; ConfigError lists each problem's path."""
+    try:
+        return _adapter(kind).validate_python(data)
+    except ValidationError as exc:
+        problems = [
+            f"{'.'.join(str(part) for part in err['loc']) or '(root)'}: {err['msg']}"
+            for err in exc.errors(include_input=False, include_url=False)
+        ]
+        raise ConfigError(f"invalid {what}: " + "; ".join(problems), problems=problems) from None
+
+
+def scrub(text: str, secrets: Iterable[str]) -> str:
+    """``text`` with every secret replaced by ``***``; drivers sometimes echo what they were given."""
+    for secret in sorted((s for s in secrets if s), key=len, reverse=True):
+        text = text.replace(secret, "***")
+    return text
+
+
+def one_line(text: str, limit: int = 300) -> str:
+    """The first line of an error message, shortened, for ``last_health_status`` and logs."""
+    line = " ".join(text.split())
+    return line if len(line) <= limit else line[: limit - 1] + "…"
+
+
+def secret_values(credentials: Mapping[str, object]) -> list[str]:
+    """Every string value of a credentials mapping; all of them are treated as secret."""
+    return [v for v in credentials.values() if isinstance(v, str) and v]
