@@ -1,0 +1,161 @@
+"""The composition root: builds every part of a hub process from ``Settings`` and ``mcp.json``.
+
+Nothing else in the hub creates engines, sessions, registries or background tasks: they are made
+here and passed down, so a test can run several hubs side by side in one process.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import anyio
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from hub import __version__
+from hub.config import HubConfig, load_config
+from hub.dispatch import Dispatcher
+from hub.identity import Caller
+from hub.settings import Settings
+from hub.store import accounts, toolrows
+from hub.store.calllog import CallLog
+from hub.store.db import create_engine, create_sessionmaker
+from hub.tools import status
+
+__all__ = ["App", "open_app"]
+
+log = logging.getLogger(__name__)
+
+# How long a resolved API key is trusted before it is looked up again: a revoked key stops
+# working within this many seconds, and a busy HTTP face does not query the database per request.
+AUTH_CACHE_SECONDS = 10.0
+
+
+class App:
+    """One hub process's parts, wired together."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        config: HubConfig,
+        engine: AsyncEngine,
+        sessions: async_sessionmaker[AsyncSession],
+        calllog: CallLog,
+    ) -> None:
+        self.settings = settings
+        self.config = config
+        self.engine = engine
+        self.sessions = sessions
+        self.calllog = calllog
+        self.started_monotonic = time.monotonic()
+        self.dispatcher = Dispatcher(
+            app=self,
+            tool_id=self.tool_id,
+            record=calllog.record,
+            max_payload_bytes=settings.max_payload_bytes,
+            log_output_max_bytes=settings.log_output_max_bytes,
+            redact_keys=settings.redact_keys,
+        )
+        self.dispatcher.add(status.tools())
+        self._tool_ids: dict[tuple[uuid.UUID, str, str], uuid.UUID] = {}
+        self._auth_cache: dict[str, tuple[float, Caller]] = {}
+        self._tool_lock = anyio.Lock()
+
+    # -- identity ----------------------------------------------------------------------------
+
+    async def authenticate(self, key: str) -> Caller:
+        """The caller of an API key (cached briefly); ``AuthError`` when it is not usable."""
+        now = time.monotonic()
+        hit = self._auth_cache.get(key)
+        if hit is not None and now - hit[0] < AUTH_CACHE_SECONDS:
+            return hit[1]
+        async with self.sessions() as session, session.begin():
+            caller = await accounts.resolve_api_key(session, key)
+        self._auth_cache[key] = (now, caller)
+        return caller
+
+    async def local_caller(self) -> Caller:
+        """The identity of stdio and ``--no-auth`` callers: ``HUB_API_KEY``, else the seeded admin."""
+        if self.settings.api_key is not None:
+            return await self.authenticate(self.settings.api_key.get_secret_value())
+        async with self.sessions() as session:
+            return await accounts.caller_for_user(session, "demo", "admin")
+
+    # -- tool rows ---------------------------------------------------------------------------
+
+    async def tool_id(self, tenant_id: uuid.UUID, server: str, tool: str) -> uuid.UUID | None:
+        """The ``mcp_tools`` id a call is logged against (the hub's own rows are made on demand)."""
+        key = (tenant_id, server, tool)
+        found = self._tool_ids.get(key)
+        if found is not None:
+            return found
+        async with self._tool_lock:
+            found = self._tool_ids.get(key)
+            if found is not None:
+                return found
+            async with self.sessions() as session, session.begin():
+                if server == toolrows.HUB_SERVER_NAME:
+                    ids = await toolrows.ensure_builtin_tools(
+                        session, tenant_id, self.dispatcher.own_tools, version=__version__
+                    )
+                    for name, tid in ids.items():
+                        self._tool_ids[(tenant_id, server, name)] = tid
+                    return ids.get(tool)
+                found = await toolrows.find_tool_id(session, tenant_id, server, tool)
+            if found is not None:
+                self._tool_ids[key] = found
+            return found
+
+    def forget_tool_ids(self, tenant_id: uuid.UUID | None = None) -> None:
+        """Drop cached tool ids (after rows were re-created), for one tenant or all."""
+        if tenant_id is None:
+            self._tool_ids.clear()
+        else:
+            for key in [k for k in self._tool_ids if k[0] == tenant_id]:
+                del self._tool_ids[key]
+
+    async def start(self) -> None:
+        """Register the hub's own tools in every active tenant."""
+        async with self.sessions() as session, session.begin():
+            tenants = await toolrows.active_tenant_ids(session)
+            for tenant_id in tenants:
+                ids = await toolrows.ensure_builtin_tools(
+                    session, tenant_id, self.dispatcher.own_tools, version=__version__
+                )
+                for name, tid in ids.items():
+                    self._tool_ids[(tenant_id, toolrows.HUB_SERVER_NAME, name)] = tid
+
+    async def aclose(self) -> None:
+        """Write what the call log holds and close the database."""
+        await self.calllog.aclose()
+        await self.engine.dispose()
+
+
+@asynccontextmanager
+async def open_app(
+    settings: Settings, *, config: HubConfig | None = None, migrate: bool = True
+) -> AsyncIterator[App]:
+    """Build a hub, run its background tasks while the block runs, and close it afterwards."""
+    from hub.store import migrate as migrations
+
+    if config is None:
+        config = load_config(settings.config_file)
+    url = settings.resolved_database_url()
+    if migrate:
+        await migrations.upgrade(url)
+    engine = create_engine(url)
+    sessions = create_sessionmaker(engine)
+    calllog = CallLog(sessions)
+    app = App(settings, config, engine, sessions, calllog)
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(calllog.run)
+        await app.start()
+        try:
+            yield app
+        finally:
+            with anyio.CancelScope(shield=True):
+                await app.aclose()
+            tg.cancel_scope.cancel()

@@ -1,0 +1,260 @@
+"""The one path every tool call takes: authorize, trace, validate, route, log.
+
+Own tools (``ToolSpec``) and upstream tools (``RoutedTool`` from the proxy catalog) both pass
+through ``Dispatcher.call``; it is the only place that checks permissions and writes
+``mcp_call_logs`` rows, so no family can forget either.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any, Protocol
+
+import jsonschema
+import orjson
+
+from hub.errors import HubError, InputError, NotFound, PayloadTooLarge, PermissionDenied
+from hub.identity import Caller
+from hub.redaction import cap_json, redact
+from hub.store.calllog import CallRecord
+from hub.tools.base import ProgressFn, SampleFn, ToolContext, ToolSpec
+from hub.tracing import trace_id_from_meta
+
+if TYPE_CHECKING:
+    from hub.app import App
+
+__all__ = ["CallOutcome", "Dispatcher", "Passthrough", "RoutedTool", "ToolRouter"]
+
+
+@dataclass(frozen=True, slots=True)
+class Passthrough:
+    """An upstream's result, handed back to the caller as it came (the proxy knows its shape)."""
+
+    payload: Any
+    is_error: bool
+    log_value: Any
+
+
+@dataclass(frozen=True, slots=True)
+class CallOutcome:
+    """The result of one dispatched call: a value, a passthrough or an error; never an exception."""
+
+    trace_id: str
+    value: Any = None
+    passthrough: Passthrough | None = None
+    error: HubError | None = None
+
+    @property
+    def ok(self) -> bool:
+        """True when the call succeeded (an upstream ``isError`` result counts as a failure)."""
+        if self.error is not None:
+            return False
+        return not (self.passthrough is not None and self.passthrough.is_error)
+
+
+class RoutedTool(Protocol):
+    """A tool that lives elsewhere (an upstream MCP server), as the dispatcher sees it."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def permission(self) -> str: ...
+    @property
+    def input_schema(self) -> Mapping[str, Any]: ...
+    @property
+    def server_name(self) -> str: ...
+    @property
+    def tool_name(self) -> str: ...
+
+    async def invoke(self, ctx: ToolContext, arguments: dict[str, Any]) -> Passthrough: ...
+
+
+class ToolRouter(Protocol):
+    """Finds routed tools by the name a caller uses."""
+
+    def resolve(self, caller: Caller, name: str) -> RoutedTool | None: ...
+
+
+ToolIdLookup = Callable[[uuid.UUID, str, str], Awaitable[uuid.UUID | None]]
+RecordFn = Callable[[CallRecord], None]
+
+
+class Dispatcher:
+    """Authorizes, validates, routes and logs every tool call."""
+
+    def __init__(
+        self,
+        *,
+        app: App,
+        tool_id: ToolIdLookup,
+        record: RecordFn,
+        max_payload_bytes: int,
+        log_output_max_bytes: int,
+        redact_keys: Iterable[str],
+    ) -> None:
+        self._app = app
+        self._tool_id = tool_id
+        self._record = record
+        self._max_payload = max_payload_bytes
+        self._log_cap = log_output_max_bytes
+        self._redact_keys = tuple(redact_keys)
+        self._own: dict[str, ToolSpec] = {}
+        self._validators: dict[str, jsonschema.protocols.Validator] = {}
+        self.router: ToolRouter | None = None
+
+    # -- own tools ---------------------------------------------------------------------------
+
+    def add(self, specs: Iterable[ToolSpec]) -> None:
+        """Register own tools; a name may be registered once."""
+        for spec in specs:
+            if spec.name in self._own:
+                raise ValueError(f"tool {spec.name!r} is registered twice")
+            self._own[spec.name] = spec
+            self._validators[spec.name] = _validator(dict(spec.input_schema))
+
+    def remove(self, name: str) -> None:
+        """Drop an own tool (rule-set tools come and go with deployments)."""
+        self._own.pop(name, None)
+        self._validators.pop(name, None)
+
+    @property
+    def own_tools(self) -> list[ToolSpec]:
+        """Every own tool, in registration order."""
+        return list(self._own.values())
+
+    def visible_own_tools(self, caller: Caller) -> list[ToolSpec]:
+        """The own tools the caller may call."""
+        return [s for s in self._own.values() if caller.can(s.permission)]
+
+    # -- the call path -----------------------------------------------------------------------
+
+    async def call(
+        self,
+        caller: Caller,
+        name: str,
+        arguments: Mapping[str, Any] | None,
+        *,
+        meta: Mapping[str, Any] | None = None,
+        progress: ProgressFn | None = None,
+        sample: SampleFn | None = None,
+        raise_not_found: bool = True,
+    ) -> CallOutcome:
+        """Run one call to the end; every failure comes back in ``CallOutcome.error``.
+
+        An unknown tool raises ``NotFound`` (there is no tool row to log against) unless
+        ``raise_not_found`` is false; a caller without the permission raises ``PermissionDenied``
+        after its refusal has been logged.
+        """
+        started = time.perf_counter()
+        trace_id = trace_id_from_meta(meta)
+        args = dict(arguments or {})
+        ctx = ToolContext(caller, self._app, trace_id, progress, sample, dict(meta or {}))
+        spec = self._own.get(name)
+        routed = None if spec is not None else (self.router.resolve(caller, name) if self.router else None)
+        if spec is None and routed is None:
+            err = NotFound(f"unknown tool '{name}'")
+            if raise_not_found:
+                raise err
+            return CallOutcome(trace_id, error=err)
+        server, tool = ("hub", name) if spec is not None else (routed.server_name, routed.tool_name)  # type: ignore[union-attr]
+        permission = spec.permission if spec is not None else routed.permission  # type: ignore[union-attr]
+
+        outcome: CallOutcome
+        try:
+            if not caller.can(permission):
+                raise PermissionDenied(
+                    f"role '{caller.role}' of user '{caller.username}' lacks permission '{permission}'"
+                    f" needed by tool '{name}'"
+                )
+            self._check_size(name, args)
+            if spec is not None:
+                self._validate(name, self._validators[name], args)
+                value = await spec.handler(ctx, args)
+                outcome = CallOutcome(trace_id, value=value)
+            else:
+                assert routed is not None
+                self._validate(name, self._routed_validator(routed), args)
+                outcome = CallOutcome(trace_id, passthrough=await routed.invoke(ctx, args))
+        except HubError as exc:
+            outcome = CallOutcome(trace_id, error=exc)
+        latency_ms = int((time.perf_counter() - started) * 1000)
+        await self._log(caller, server, tool, args, outcome, latency_ms)
+        if isinstance(outcome.error, PermissionDenied):
+            raise outcome.error
+        return outcome
+
+    # -- helpers -----------------------------------------------------------------------------
+
+    def _check_size(self, name: str, args: dict[str, Any]) -> None:
+        size = len(orjson.dumps(args, default=str))
+        if size > self._max_payload:
+            raise PayloadTooLarge(
+                f"arguments of tool '{name}' are {size} bytes; the limit is {self._max_payload}",
+                where="arguments",
+            )
+
+    def _routed_validator(self, routed: RoutedTool) -> jsonschema.protocols.Validator:
+        key = f"{routed.server_name}\x00{routed.tool_name}\x00{id(routed.input_schema)}"
+        validator = self._validators.get(key)
+        if validator is None:
+            validator = _validator(dict(routed.input_schema))
+            self._validators[key] = validator
+        return validator
+
+    @staticmethod
+    def _validate(name: str, validator: jsonschema.protocols.Validator, args: dict[str, Any]) -> None:
+        error = jsonschema.exceptions.best_match(validator.iter_errors(args))
+        if error is not None:
+            path = "arguments" + "".join(
+                f"[{p!r}]" if isinstance(p, int) else f".{p}" for p in error.absolute_path
+            )
+            raise InputError(f"invalid arguments for tool '{name}': {error.message}", where=path)
+
+    async def _log(
+        self,
+        caller: Caller,
+        server: str,
+        tool: str,
+        args: dict[str, Any],
+        outcome: CallOutcome,
+        latency_ms: int,
+    ) -> None:
+        tool_id = await self._tool_id(caller.tenant_id, server, tool)
+        if tool_id is None:
+            return
+        if outcome.error is not None:
+            output: Any = {"error": {"kind": type(outcome.error).__name__, "message": str(outcome.error)}}
+        elif outcome.passthrough is not None:
+            output = outcome.passthrough.log_value
+        else:
+            output = outcome.value
+        error_message = str(outcome.error) if outcome.error is not None else None
+        if error_message is None and outcome.passthrough is not None and outcome.passthrough.is_error:
+            error_message = "the tool reported an error (isError)"
+        self._record(
+            CallRecord(
+                tenant_id=caller.tenant_id,
+                tool_id=tool_id,
+                input_data=redact(args, self._redact_keys),
+                output_data=cap_json(redact(output, self._redact_keys), self._log_cap),
+                success=outcome.ok,
+                error_message=error_message,
+                latency_ms=latency_ms,
+                trace_id=outcome.trace_id,
+                created_at=datetime.now(UTC),
+            )
+        )
+
+
+def _validator(schema: dict[str, Any]) -> jsonschema.protocols.Validator:
+    cls = jsonschema.validators.validator_for(schema, default=jsonschema.Draft202012Validator)
+    try:
+        cls.check_schema(schema)
+    except jsonschema.SchemaError:
+        # An upstream's broken schema must not block its tool: fall back to "any object".
+        return jsonschema.Draft202012Validator({"type": "object"})
+    return cls(schema)

@@ -1,0 +1,1 @@
+"""The MCP face of each tool family: thin adapters from MCP arguments to the hub's cores."""

@@ -1,0 +1,24 @@
+"""Trace ids: taken from a caller's W3C ``traceparent`` when present, else made up."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Mapping
+from typing import Any
+
+__all__ = ["trace_id_from_meta"]
+
+# version-traceid-parentid-flags; an all-zero trace id is invalid by the W3C spec.
+_TRACEPARENT = re.compile(r"^[0-9a-f]{2}-([0-9a-f]{32})-[0-9a-f]{16}-[0-9a-f]{2}$")
+
+
+def trace_id_from_meta(meta: Mapping[str, Any] | None) -> str:
+    """The trace id of a request: from ``_meta.traceparent`` when valid, else a new random one."""
+    if meta:
+        parent = meta.get("traceparent")
+        if isinstance(parent, str):
+            m = _TRACEPARENT.match(parent.strip().lower())
+            if m and m.group(1) != "0" * 32:
+                return m.group(1)
+    return uuid.uuid4().hex
