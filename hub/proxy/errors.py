@@ -1,0 +1,95 @@
+"""Where foreign errors from an upstream's wire become ``hub.errors``: once, in ``map_errors``."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+
+import anyio
+import httpx2
+import mcp_types as types
+from mcp.shared.exceptions import MCPError
+from pydantic import ValidationError
+from websockets.exceptions import WebSocketException
+
+from hub.errors import (
+    HubError,
+    UpstreamError,
+    UpstreamProtocolError,
+    UpstreamTimeout,
+    UpstreamUnavailable,
+)
+from hub.proxy.transport import LinkStatus
+
+__all__ = ["UpstreamRPCError", "map_errors", "translate"]
+
+
+class UpstreamRPCError(UpstreamProtocolError):
+    """The upstream answered with a JSON-RPC error; ``error`` is its answer, to pass on verbatim."""
+
+    def __init__(self, message: str, *, error: types.ErrorData, where: str | None = None) -> None:
+        super().__init__(message, where=where)
+        self.error = error
+
+
+def translate(exc: BaseException, *, where: str, status: LinkStatus | None = None) -> HubError | None:
+    """The hub error for a foreign one, or None when ``exc`` is not an upstream failure."""
+    if isinstance(exc, HubError):
+        return exc
+    if isinstance(exc, BaseExceptionGroup):
+        # Transports run in task groups, so their failures arrive wrapped; one real cause is the answer.
+        leaves = [e for e in _leaves(exc) if not isinstance(e, anyio.get_cancelled_exc_class())]
+        for leaf in leaves:
+            if (mapped := translate(leaf, where=where, status=status)) is not None:
+                return mapped
+        return None
+    reason = status.closed_reason if status is not None else None
+    if isinstance(exc, MCPError):
+        if exc.error.code == types.CONNECTION_CLOSED:
+            return UpstreamUnavailable(reason or "connection closed", where=where)
+        if exc.error.code == types.REQUEST_TIMEOUT:
+            return UpstreamTimeout(exc.error.message, where=where)
+        return UpstreamRPCError(exc.error.message, error=exc.error, where=where)
+    if isinstance(exc, TimeoutError):
+        return UpstreamTimeout("no answer in time", where=where)
+    if isinstance(exc, httpx2.TimeoutException):
+        return UpstreamTimeout(f"HTTP timeout ({type(exc).__name__})", where=where)
+    if isinstance(exc, httpx2.HTTPStatusError):
+        return UpstreamUnavailable(f"HTTP {exc.response.status_code} from {exc.request.url}", where=where)
+    if isinstance(exc, httpx2.HTTPError | OSError | WebSocketException):
+        return UpstreamUnavailable(reason or f"{type(exc).__name__}: {exc}", where=where)
+    if isinstance(exc, anyio.BrokenResourceError | anyio.ClosedResourceError | anyio.EndOfStream):
+        return UpstreamUnavailable(reason or "connection closed", where=where)
+    if isinstance(exc, ValidationError | ValueError):
+        return UpstreamProtocolError(f"invalid message: {_first_line(exc)}", where=where)
+    if isinstance(exc, RuntimeError):
+        # The SDK raises RuntimeError for protocol-level refusals (unsupported version, unexpected result).
+        return UpstreamProtocolError(str(exc), where=where)
+    return None
+
+
+@contextlib.contextmanager
+def map_errors(*, upstream: str, tool: str | None = None, status: LinkStatus | None = None) -> Iterator[None]:
+    """Translate what the block raises into ``hub.errors`` naming the upstream (and tool)."""
+    where = f"{upstream}/{tool}" if tool else upstream
+    try:
+        yield
+    except UpstreamError:
+        raise
+    except Exception as exc:
+        mapped = translate(exc, where=where, status=status)
+        if mapped is None:
+            raise
+        raise mapped from exc
+
+
+def _leaves(group: BaseExceptionGroup[BaseException]) -> Iterator[BaseException]:
+    for exc in group.exceptions:
+        if isinstance(exc, BaseExceptionGroup):
+            yield from _leaves(exc)
+        else:
+            yield exc
+
+
+def _first_line(exc: BaseException) -> str:
+    return str(exc).split("\n", 1)[0][:200]

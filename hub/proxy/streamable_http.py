@@ -1,0 +1,61 @@
+"""Streamable HTTP upstreams, on the MCP SDK's client, noticing when the server forgets the session.
+
+A server that restarts, or expires idle sessions, answers the old ``Mcp-Session-Id`` with HTTP 404. The
+SDK turns that into a JSON-RPC error for the request; this connector records it in ``LinkStatus`` so the
+upstream can open a new session and retry the request once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+
+import httpx2
+from mcp.client.streamable_http import streamable_http_client
+
+from hub.proxy.transport import LinkStatus, TransportStreams, UpstreamSpec
+
+__all__ = ["StreamableHttpConnector"]
+
+_SESSION_HEADER = "mcp-session-id"
+
+
+class StreamableHttpConnector:
+    """Opens an MCP session on the spec's URL with its headers and timeouts."""
+
+    def __init__(self, spec: UpstreamSpec) -> None:
+        assert spec.url is not None
+        self._spec = spec
+        self._status = LinkStatus()
+
+    @property
+    def status(self) -> LinkStatus:
+        """Facts about the most recent session, including whether the server expired it."""
+        return self._status
+
+    def __call__(self) -> AbstractAsyncContextManager[TransportStreams]:
+        """Open a fresh session."""
+        return self._open()
+
+    @asynccontextmanager
+    async def _open(self) -> AsyncIterator[TransportStreams]:
+        spec = self._spec
+        assert spec.url is not None
+        status = self._status
+        status.reset()
+
+        async def note_expiry(response: httpx2.Response) -> None:
+            # Only a 404 to a request that carried a session id means "session gone"; before the
+            # session exists a 404 is just an unknown path or method.
+            if response.status_code == 404 and _SESSION_HEADER in response.request.headers:
+                status.session_expired = True
+                status.closed_reason = "upstream expired the session (HTTP 404)"
+
+        timeout = httpx2.Timeout(spec.connect_timeout, read=spec.read_timeout)
+        async with (
+            httpx2.AsyncClient(
+                headers=dict(spec.headers), timeout=timeout, event_hooks={"response": [note_expiry]}
+            ) as client,
+            streamable_http_client(spec.url, http_client=client) as streams,
+        ):
+            yield streams

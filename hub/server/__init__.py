@@ -1,0 +1,1 @@
+"""The hub's server faces: how callers reach the hub."""
