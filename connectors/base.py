@@ -7,12 +7,11 @@ config dict is reported with the JSON path of each problem and no input value is
 
 from __future__ import annotations
 
-import functools
 import ipaddress
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Annotated, Protocol, TypeVar
+from typing import Annotated, Any, Protocol, TypeVar
 
 from pydantic import AfterValidator, Field, TypeAdapter, ValidationError
 
@@ -24,6 +23,7 @@ __all__ = [
     "Host",
     "Port",
     "PositiveSeconds",
+    "check_host",
     "one_line",
     "parse_config",
     "scrub",
@@ -33,7 +33,8 @@ __all__ = [
 _HOSTNAME = re.compile(r"^(?=.{1,253}$)(?!-)[A-Za-z0-9-]{1,63}(?<!-)(\.(?!-)[A-Za-z0-9-]{1,63}(?<!-))*\.?$")
 
 
-def _check_host(value: str) -> str:
+def check_host(value: str) -> str:
+    """``value`` when it is a host name or an IP address; ValueError otherwise."""
     try:
         ipaddress.ip_address(value.strip("[]"))
     except ValueError:
@@ -42,7 +43,7 @@ def _check_host(value: str) -> str:
     return value
 
 
-Host = Annotated[str, AfterValidator(_check_host)]
+Host = Annotated[str, AfterValidator(check_host)]
 Port = Annotated[int, Field(ge=1, le=65535)]
 PositiveSeconds = Annotated[float, Field(gt=0, le=3600)]
 
@@ -63,7 +64,7 @@ class Connector(Protocol):
         """Connect (create the pool or client); raises ConnectorError when the service is down."""
         ...
 
-    async def health_check(self, timeout: float) -> Health:
+    async def health_check(self, timeout: float) -> Health:  # noqa: ASYNC109 - the timeout is reported in Health
         """Probe the service within ``timeout`` seconds; never raises for a service failure."""
         ...
 
@@ -75,10 +76,15 @@ class Connector(Protocol):
 T = TypeVar("T")
 
 
-@functools.cache
+_ADAPTERS: dict[type, TypeAdapter[Any]] = {}
+
+
 def _adapter(kind: type[T]) -> TypeAdapter[T]:
     # Building an adapter compiles a validator; configs are parsed on every registration.
-    return TypeAdapter(kind)
+    adapter = _ADAPTERS.get(kind)
+    if adapter is None:
+        adapter = _ADAPTERS[kind] = TypeAdapter(kind)
+    return adapter
 
 
 def parse_config(kind: type[T], data: object, *, what: str) -> T:

@@ -125,7 +125,7 @@ class PostgresConnector:
         params: Mapping[str, object] | None = None,
         *,
         max_rows: int | None = None,
-        timeout: float | None = None,
+        timeout: float | None = None,  # noqa: ASYNC109 - shortens the server-side limit too
     ) -> QueryResult:
         """Run one statement with named parameters bound; rows capped at ``max_rows``."""
         named = compile_named(sql, "postgres")
@@ -144,7 +144,9 @@ class PostgresConnector:
         except HubError:
             raise
         except asyncpg.QueryCanceledError:
-            raise ConnectorTimeout(f"query cancelled by statement_timeout ({limit:g} s)", where=repr(self)) from None
+            raise ConnectorTimeout(
+                f"query cancelled by statement_timeout ({limit:g} s)", where=repr(self)
+            ) from None
         except asyncpg.PostgresConnectionError as exc:
             raise ConnectorError(self._error(exc), where=repr(self)) from None
         except asyncpg.PostgresError as exc:
@@ -158,7 +160,7 @@ class PostgresConnector:
         elapsed = (time.perf_counter() - started) * 1000
         return QueryResult(columns, rows, len(rows), truncated, elapsed)
 
-    async def health_check(self, timeout: float) -> Health:
+    async def health_check(self, timeout: float) -> Health:  # noqa: ASYNC109 - the timeout is reported in Health
         """``SELECT 1`` through the pool within ``timeout``."""
         started = time.perf_counter()
         try:
@@ -223,7 +225,7 @@ def _name_params(message: str, named: NamedQuery) -> str:
 
 
 @asynccontextmanager
-async def open(config: SqlConfig, credentials: SqlCredentials) -> AsyncIterator[PostgresConnector]:  # noqa: A001
+async def open(config: SqlConfig, credentials: SqlCredentials) -> AsyncIterator[PostgresConnector]:
     """An opened PostgreSQL connector, closed on exit."""
     connector = PostgresConnector(config, credentials)
     try:

@@ -30,7 +30,7 @@ from hub.errors import InputError
 from .base import Host, Port, PositiveSeconds
 
 __all__ = [
-    "JSON",
+    "JsonValue",
     "NamedQuery",
     "PoolConfig",
     "QueryResult",
@@ -40,7 +40,7 @@ __all__ = [
     "to_json",
 ]
 
-JSON: TypeAlias = None | bool | int | float | str | list["JSON"] | dict[str, "JSON"]
+JsonValue: TypeAlias = bool | int | float | str | list["JsonValue"] | dict[str, "JsonValue"] | None
 Dialect = Literal["postgres", "mysql"]
 
 
@@ -89,7 +89,7 @@ class QueryResult:
     """Rows of one statement, JSON-safe; ``truncated`` when the row cap cut the result."""
 
     columns: tuple[str, ...]
-    rows: list[dict[str, JSON]]
+    rows: list[dict[str, JsonValue]]
     row_count: int
     truncated: bool
     elapsed_ms: float
@@ -192,10 +192,9 @@ def compile_named(sql: str, dialect: Dialect) -> NamedQuery:
             i = _skip_quoted(sql, i, '"', not pg)
         elif ch == "`" and not pg:
             i = _skip_quoted(sql, i, "`", False)
-        elif ch == "-" and nxt == "-" and (pg or i + 2 >= n or sql[i + 2] in " \t\r\n"):
-            end = sql.find("\n", i)
-            i = n if end < 0 else end + 1
-        elif ch == "#" and not pg:
+        elif (ch == "-" and nxt == "-" and (pg or i + 2 >= n or sql[i + 2] in " \t\r\n")) or (
+            ch == "#" and not pg
+        ):
             end = sql.find("\n", i)
             i = n if end < 0 else end + 1
         elif ch == "/" and nxt == "*":
@@ -236,7 +235,7 @@ def compile_named(sql: str, dialect: Dialect) -> NamedQuery:
     return NamedQuery("".join(out), tuple(names))
 
 
-def to_json(value: object) -> JSON:
+def to_json(value: object) -> JsonValue:
     """A JSON-safe form of one database value (see the module docstring for each type)."""
     if value is None or isinstance(value, bool | int | str):
         return value
