@@ -1,0 +1,477 @@
+"""The judgment engine: cache, then rules, then (when they are unsure) an LLM; every judgment recorded.
+
+``JudgmentEngine`` is built once by the composition root and shared by every caller; it holds no
+per-tenant state besides compiled scripts and templates, and scopes every query by the caller's
+tenant. It knows nothing of MCP: the MCP face passes a ``SampleFn`` when the caller can sample.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import time
+import uuid
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import httpx
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from hub.errors import ConfigError, NotFound
+from hub.identity import Caller
+from hub.judgment import cache, records
+from hub.judgment.config import JudgmentConfig
+from hub.judgment.feedback import FeedbackReceipt, submit_feedback
+from hub.judgment.inputs import JudgmentRequest
+from hub.judgment.llm import LLMAnswer, LLMProvider, LLMRequest, SampleFn, ask_for_verdict
+from hub.judgment.prompts import (
+    ANSWER_FORMAT,
+    PromptInfo,
+    PromptRenderer,
+    RenderedPrompt,
+    list_prompts,
+    load_template,
+)
+from hub.judgment.providers import OpenAICompatProvider, SamplingProvider
+from hub.judgment.records import Judgment, JudgmentFilter, record_llm_calls, to_row
+from hub.judgment.rules import RuleFailure, RuleOutcome, RuleRunner, ScriptEngine
+from hub.judgment.rulesets import InputSchemas, choose_script, resolve_ruleset
+from hub.judgment.stats import JudgmentStats, compute_stats
+from hub.judgment.verdicts import Verdict, combine
+from hub.settings import Settings
+from hub.store.models import Tenant
+
+__all__ = ["JudgmentEngine"]
+
+
+@dataclasses.dataclass(slots=True)
+class _Plan:
+    """What the read phase decided, carried into the LLM and write phases."""
+
+    config: JudgmentConfig
+    method: str
+    outcome: RuleOutcome | None = None
+    prompt: RenderedPrompt | None = None
+    llm_request: LLMRequest | None = None
+    provider: LLMProvider | None = None
+    wanted_llm: bool = False
+    degraded: list[str] = dataclasses.field(default_factory=list)
+
+
+class JudgmentEngine:
+    """Executes, lists, explains and learns from judgments for every tenant."""
+
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        settings: Settings,
+        *,
+        script_engine: ScriptEngine | None = None,
+        http_client: httpx.AsyncClient | None = None,
+        clock: cache.Clock = cache.utc_now,
+        timer: Callable[[], float] = time.perf_counter,
+        sampling_timeout_seconds: float | None = None,
+    ) -> None:
+        self._sessions = sessions
+        self._settings = settings
+        if script_engine is None:
+            from hub.rules.rhai import sandboxed_engine
+
+            script_engine = sandboxed_engine()
+        self._rules = RuleRunner(script_engine, clock=timer)
+        self._owns_http = http_client is None
+        self._http = http_client
+        self._clock = clock
+        self._timer = timer
+        self._sampling_timeout = sampling_timeout_seconds or settings.llm_timeout_seconds
+        self._prompts = PromptRenderer()
+        self._schemas = InputSchemas()
+
+    async def aclose(self) -> None:
+        """Close the HTTP client if the engine made it."""
+        if self._owns_http and self._http is not None:
+            await self._http.aclose()
+            self._http = None
+
+    # ------------------------------------------------------------------ execute
+
+    async def execute(
+        self, caller: Caller, request: JudgmentRequest, *, sample: SampleFn | None = None
+    ) -> Judgment:
+        """Judge one input for the caller's tenant and record it.
+
+        ``sample`` asks the calling client's model (MCP sampling); without it the OpenAI-compatible
+        endpoint of the settings is used, if configured. Raises ``InputError``/``NotFound``/``Conflict``
+        for bad requests; LLM trouble never raises but degrades (``Judgment.degraded`` says why).
+        """
+        started = self._timer()
+        now = self._clock()
+        trace_id = request.trace_id or uuid.uuid4().hex
+        tenant_id = caller.tenant_id
+        key, input_hash = cache.cache_key(request.workflow_id, request.cache_payload())
+        forced = request.policy.method
+        async with self._sessions() as session:
+            config = await self._config(session, tenant_id)
+            if request.policy.use_cache or forced == "cache":
+                hit = await cache.lookup(session, tenant_id, key, now)
+                if hit is not None:
+                    judgment = self._from_cache(
+                        caller, request, hit[1], key, trace_id, now, started, hit[0].hit_count + 1
+                    )
+                    session.add(to_row(judgment))
+                    await session.commit()
+                    return judgment
+                if forced == "cache":
+                    raise NotFound("no cached judgment for this input", where="input")
+            plan = await self._plan(session, caller, request, config, sample)
+        answer: LLMAnswer | None = None
+        if plan.llm_request is not None and plan.provider is not None:
+            answer = await ask_for_verdict(plan.provider, plan.llm_request, clock=self._timer)
+        judgment = self._decide(caller, request, plan, answer, key, trace_id, now)
+        judgment = dataclasses.replace(judgment, latency_ms=round((self._timer() - started) * 1000))
+        async with self._sessions() as session:
+            session.add(to_row(judgment))
+            if answer is not None and answer.calls:
+                # The judgment row must exist before the calls that reference it.
+                await session.flush()
+                record_llm_calls(
+                    session,
+                    answer.calls,
+                    tenant_id=tenant_id,
+                    judgment_id=judgment.id,
+                    prompt_template_id=plan.prompt.template_id if plan.prompt else None,
+                    trace_id=trace_id,
+                    created_at=now,
+                )
+            if request.policy.use_cache and judgment.degraded is None and judgment.result != "unknown":
+                await cache.store(
+                    session,
+                    tenant_id=tenant_id,
+                    key=key,
+                    input_hash=input_hash,
+                    execution_id=judgment.id,
+                    result=judgment.result,
+                    confidence=judgment.confidence,
+                    ttl_seconds=plan.config.cache_ttl_seconds,
+                    now=now,
+                )
+            await session.commit()
+        return judgment
+
+    async def _config(self, session: AsyncSession, tenant_id: uuid.UUID) -> JudgmentConfig:
+        settings = await session.scalar(sa.select(Tenant.settings).where(Tenant.id == tenant_id))
+        if settings is None:
+            raise NotFound(f"no tenant {tenant_id}", where="tenant")
+        return JudgmentConfig.from_settings(settings)
+
+    async def _plan(
+        self,
+        session: AsyncSession,
+        caller: Caller,
+        request: JudgmentRequest,
+        config: JudgmentConfig,
+        sample: SampleFn | None,
+    ) -> _Plan:
+        data = request.input
+        ruleset = await resolve_ruleset(session, caller.tenant_id, request.ruleset)
+        forced = request.policy.method
+        if ruleset is None and forced in ("rule_only", "hybrid"):
+            raise NotFound("no active rule set applies to this request", where="ruleset")
+        method = forced or ("hybrid" if ruleset is not None else "llm_only")
+        plan = _Plan(config=config, method=method)
+        if ruleset is not None and method != "llm_only":
+            self._schemas.check(ruleset, data)
+            chosen = await choose_script(session, caller.tenant_id, ruleset, data)
+            if chosen is None:
+                plan.outcome = RuleOutcome(
+                    str(ruleset.id),
+                    ruleset.name,
+                    0,
+                    False,
+                    failures=(RuleFailure("*", "NotDeployed", "the rule set has no deployed script"),),
+                )
+            else:
+                plan.outcome = self._rules.run(
+                    ruleset_id=str(ruleset.id),
+                    ruleset_name=ruleset.name,
+                    version=chosen.version,
+                    canary=chosen.canary,
+                    script=chosen.script,
+                    script_hash=chosen.script_hash,
+                    metrics=data.metrics,
+                    context=data.context,
+                )
+            if plan.outcome.failures:
+                plan.degraded.append(
+                    "rule failures: " + ", ".join(f"{f.rule_id} ({f.kind})" for f in plan.outcome.failures)
+                )
+        if not self._needs_llm(plan, request):
+            return plan
+        plan.wanted_llm = True
+        plan.provider = self._provider(config, sample)
+        if plan.provider is None:
+            plan.degraded.append("no LLM reachable: no sampling client and no llm_base_url configured")
+            return plan
+        template_name = request.policy.prompt_template
+        if template_name is None and ruleset is not None:
+            named = (ruleset.metadata_ or {}).get("prompt_template")
+            template_name = named if isinstance(named, str) else None
+        try:
+            template = await load_template(
+                session,
+                caller.tenant_id,
+                name=template_name or config.prompt_template,
+                locales=(request.policy.locale, config.locale),
+                ab_key=(data.line_code, data.shift),
+            )
+            plan.prompt = self._prompts.render(template, self._variables(request, plan.outcome))
+        except ConfigError as exc:
+            plan.provider = None
+            plan.degraded.append(f"prompt template unusable: {exc}")
+            return plan
+        model_config = plan.prompt.model_config
+        plan.llm_request = LLMRequest(
+            system_prompt=plan.prompt.system_prompt + ANSWER_FORMAT,
+            user_prompt=plan.prompt.user_prompt,
+            model=_str(model_config.get("model")) or config.llm.model,
+            temperature=_float(model_config.get("temperature"), config.llm.temperature),
+            max_tokens=int(_float(model_config.get("max_tokens"), config.llm.max_tokens)),
+        )
+        return plan
+
+    def _needs_llm(self, plan: _Plan, request: JudgmentRequest) -> bool:
+        if plan.method == "llm_only":
+            return True
+        if plan.method != "hybrid":
+            return False
+        verdict = plan.outcome.verdict if plan.outcome is not None else None
+        threshold = request.policy.confidence_threshold
+        if threshold is None:
+            threshold = plan.config.confidence_threshold
+        return verdict is None or verdict.confidence < threshold
+
+    def _provider(self, config: JudgmentConfig, sample: SampleFn | None) -> LLMProvider | None:
+        if sample is not None:
+            return SamplingProvider(sample, timeout_seconds=self._sampling_timeout)
+        base_url = self._settings.llm_base_url
+        if not base_url:
+            return None
+        if self._http is None:
+            self._http = httpx.AsyncClient()
+        key = self._settings.llm_api_key
+        return OpenAICompatProvider(
+            self._http,
+            base_url=base_url,
+            api_key=key.get_secret_value() if key is not None else None,
+            timeout_seconds=self._settings.llm_timeout_seconds,
+            fallback_model=config.llm.fallback_model,
+        )
+
+    @staticmethod
+    def _variables(request: JudgmentRequest, outcome: RuleOutcome | None) -> dict[str, Any]:
+        verdict = outcome.verdict if outcome is not None else None
+        return {
+            "input_data": request.input.as_dict(),
+            "context": dict(request.input.context),
+            "historical_data": None if request.historical_data is None else dict(request.historical_data),
+            "rule_trace": None if outcome is None else outcome.trace(),
+            "rule_result": None if verdict is None else verdict.as_dict(),
+        }
+
+    def _decide(
+        self,
+        caller: Caller,
+        request: JudgmentRequest,
+        plan: _Plan,
+        answer: LLMAnswer | None,
+        key: str,
+        trace_id: str,
+        now: dt.datetime,
+    ) -> Judgment:
+        rules = plan.outcome.verdict if plan.outcome is not None else None
+        degraded = list(plan.degraded)
+        llm_metadata: dict[str, Any] | None = None
+        if answer is not None and plan.prompt is not None and plan.provider is not None:
+            llm_metadata = answer.metadata(
+                {
+                    "provider": plan.provider.name,
+                    "prompt_template_id": plan.prompt.label,
+                    "prompt_template_uuid": None
+                    if plan.prompt.template_id is None
+                    else str(plan.prompt.template_id),
+                    "prompt_locale": plan.prompt.locale,
+                    "a_b_test_group": plan.prompt.a_b_test_group,
+                    "temperature": plan.llm_request.temperature if plan.llm_request else None,
+                }
+            )
+            if answer.verdict is None:
+                degraded.append(
+                    f"LLM answer invalid twice ({answer.error})"
+                    if answer.validation_error
+                    else f"no LLM reachable ({answer.error})"
+                )
+        llm = answer.verdict if answer is not None else None
+        method = plan.method
+        verdict: Verdict | None
+        if method == "llm_only":
+            verdict = llm
+        elif method == "hybrid" and llm is not None:
+            verdict = combine(rules, llm)
+        else:
+            # rule_only, a confident hybrid, or a hybrid whose LLM failed: the rules decide alone.
+            verdict = rules
+            method = "rule_only"
+        if verdict is None:
+            explanation = "no rule matched" if method == "rule_only" else "no LLM answer"
+            verdict = Verdict("unknown", 0.0, explanation + (f" ({'; '.join(degraded)})" if degraded else ""))
+        elif plan.wanted_llm and llm is None:
+            verdict = dataclasses.replace(
+                verdict, explanation=f"{verdict.explanation} [degraded to rules only]"
+            )
+        metadata: dict[str, Any] = {"requested_method": plan.method}
+        if degraded:
+            metadata["degraded"] = "; ".join(degraded)
+        if plan.outcome is not None:
+            metadata["ruleset_id"] = plan.outcome.ruleset_id
+            metadata["ruleset_version"] = plan.outcome.version
+        return Judgment(
+            id=uuid.uuid4(),
+            tenant_id=caller.tenant_id,
+            result=verdict.result,
+            confidence=verdict.confidence,
+            method_used=method,
+            explanation=verdict.explanation,
+            recommended_actions=tuple(verdict.actions),
+            input_data=request.input.as_dict(),
+            rule_trace=None if plan.outcome is None else plan.outcome.trace(),
+            llm_metadata=llm_metadata,
+            evidence=None if request.evidence is None else dict(request.evidence),
+            cache_hit=False,
+            cache_key=key,
+            latency_ms=None,
+            trace_id=trace_id,
+            source=request.source,
+            created_at=now,
+            workflow_id=request.workflow_id,
+            workflow_instance_id=request.workflow_instance_id,
+            created_by=caller.user_id,
+            metadata=metadata,
+        )
+
+    def _from_cache(
+        self,
+        caller: Caller,
+        request: JudgmentRequest,
+        original: Any,
+        key: str,
+        trace_id: str,
+        now: dt.datetime,
+        started: float,
+        hit_count: int,
+    ) -> Judgment:
+        cached = Judgment.from_row(original)
+        evidence = dict(request.evidence or cached.evidence or {})
+        evidence["related_judgments"] = [str(cached.id)]
+        return Judgment(
+            id=uuid.uuid4(),
+            tenant_id=caller.tenant_id,
+            result=cached.result,
+            confidence=cached.confidence,
+            method_used="cache",
+            explanation=cached.explanation,
+            recommended_actions=cached.recommended_actions,
+            input_data=request.input.as_dict(),
+            rule_trace=cached.rule_trace,
+            llm_metadata=None,
+            evidence=evidence,
+            cache_hit=True,
+            cache_key=key,
+            latency_ms=round((self._timer() - started) * 1000),
+            trace_id=trace_id,
+            source=request.source,
+            created_at=now,
+            workflow_id=request.workflow_id,
+            workflow_instance_id=request.workflow_instance_id,
+            created_by=caller.user_id,
+            metadata={
+                "cached_judgment_id": str(cached.id),
+                "cached_method": cached.method_used,
+                "hit_count": hit_count,
+            },
+        )
+
+    # ------------------------------------------------------------------ reads and the rest
+
+    async def get_judgment(self, caller: Caller, judgment_id: uuid.UUID) -> Judgment:
+        """One judgment of the caller's tenant."""
+        async with self._sessions() as session:
+            return await records.get_judgment(session, caller.tenant_id, judgment_id)
+
+    async def list_judgments(self, caller: Caller, flt: JudgmentFilter | None = None) -> list[Judgment]:
+        """The caller's tenant's judgments, newest first."""
+        async with self._sessions() as session:
+            return await records.list_judgments(session, caller.tenant_id, flt or JudgmentFilter())
+
+    async def feedback(
+        self,
+        caller: Caller,
+        judgment_id: uuid.UUID,
+        feedback_type: str,
+        *,
+        corrected_result: str | None = None,
+        rating: int | None = None,
+        comment: str | None = None,
+    ) -> FeedbackReceipt:
+        """Record feedback and, for correct/incorrect/partial, a learning sample."""
+        async with self._sessions() as session:
+            receipt = await submit_feedback(
+                session,
+                caller,
+                judgment_id,
+                feedback_type,
+                corrected_result=corrected_result,
+                rating=rating,
+                comment=comment,
+                now=self._clock(),
+            )
+            await session.commit()
+        return receipt
+
+    async def stats(self, caller: Caller, since: dt.datetime, until: dt.datetime) -> JudgmentStats:
+        """Monitoring figures of the caller's tenant for ``[since, until)``."""
+        async with self._sessions() as session:
+            return await compute_stats(session, caller.tenant_id, since, until)
+
+    async def invalidate_ruleset(self, tenant_id: uuid.UUID, ruleset_id: uuid.UUID) -> int:
+        """Drop cached judgments of a rule set (on deploy and rollback); returns how many."""
+        async with self._sessions() as session:
+            count = await cache.invalidate_ruleset(session, tenant_id, ruleset_id)
+            await session.commit()
+        return count
+
+    async def list_prompts(self, caller: Caller) -> list[PromptInfo]:
+        """The tenant's active prompt templates (MCP ``prompts/list``)."""
+        async with self._sessions() as session:
+            return await list_prompts(session, caller.tenant_id)
+
+    async def get_prompt(
+        self, caller: Caller, name: str, arguments: Mapping[str, Any], *, locale: str | None = None
+    ) -> RenderedPrompt:
+        """Render an active template by name with the caller's arguments (MCP ``prompts/get``)."""
+        async with self._sessions() as session:
+            config = await self._config(session, caller.tenant_id)
+            template = await load_template(
+                session, caller.tenant_id, name=name, template_type=None, locales=(locale, config.locale)
+            )
+        return self._prompts.render_arguments(template, arguments)
+
+
+def _str(value: object) -> str | None:
+    return value if isinstance(value, str) and value else None
+
+
+def _float(value: object, default: float) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return default
+    return float(value)

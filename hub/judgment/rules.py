@@ -1,0 +1,254 @@
+"""Running a rule set's Rhai script: every ``judge_*`` function, each one a rule.
+
+A script defines functions ``judge_<name>(metrics, context)`` (spec section 5.2). Each returns a map
+``#{result, confidence, explanation, actions}`` when it has something to say, or ``()`` when it
+does not apply. Scripts compile once per ``script_hash``; a rule that throws or exceeds the sandbox
+limits is recorded as a failure in the trace and the others still count.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Final, Protocol
+
+from hub.errors import RuleError
+from hub.judgment.verdicts import RESULTS, SEVERITY, Verdict
+
+__all__ = [
+    "RuleFailure",
+    "RuleHit",
+    "RuleOutcome",
+    "RuleRunner",
+    "ScriptEngine",
+    "rule_functions",
+]
+
+# A rule is a top-level function whose name starts with judge_; ``private fn`` is a helper, not a rule.
+_RULE_FN: Final = re.compile(r"^[ \t]*fn[ \t]+(judge_[A-Za-z0-9_]*)[ \t]*\(", re.MULTILINE)
+
+
+def rule_functions(script: str) -> tuple[str, ...]:
+    """The names of the rules a script defines, in source order."""
+    return tuple(dict.fromkeys(_RULE_FN.findall(script)))
+
+
+class ScriptEngine(Protocol):
+    """The part of ``hub.rules.rhai.Engine`` the runner uses."""
+
+    def compile(self, script: str) -> Any:
+        """Compile a script to a reusable AST."""
+        ...
+
+    def call_fn(self, ast: Any, name: str, *args: Any) -> Any:
+        """Call a script function with Python values."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class RuleHit:
+    """A rule that answered."""
+
+    rule_id: str
+    rule_name: str
+    verdict: Verdict
+    execution_time_ms: float
+
+
+@dataclass(frozen=True, slots=True)
+class RuleFailure:
+    """A rule (or the whole script, ``rule_id='*'``) that failed: Rhai's error kind and position."""
+
+    rule_id: str
+    kind: str
+    message: str
+    line: int | None = None
+    column: int | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON form for the trace."""
+        return {
+            "rule_id": self.rule_id,
+            "kind": self.kind,
+            "message": self.message,
+            "line": self.line,
+            "column": self.column,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class RuleOutcome:
+    """What one rule set version said about one input."""
+
+    ruleset_id: str
+    ruleset_name: str
+    version: int
+    canary: bool
+    hits: Sequence[RuleHit] = field(default_factory=tuple)
+    failures: Sequence[RuleFailure] = field(default_factory=tuple)
+    evaluated: int = 0
+    execution_time_ms: float = 0.0
+
+    @property
+    def verdict(self) -> Verdict | None:
+        """The most severe answer (ties: most confident); actions of every hit are kept."""
+        if not self.hits:
+            return None
+        best = max(self.hits, key=lambda h: (SEVERITY[h.verdict.result], h.verdict.confidence))
+        actions: list[Any] = []
+        for hit in self.hits:
+            actions.extend(a for a in hit.verdict.actions if a not in actions)
+        explanations = [h.verdict.explanation for h in self.hits if h.verdict.result == best.verdict.result]
+        return Verdict(
+            result=best.verdict.result,
+            confidence=best.verdict.confidence,
+            explanation="; ".join(e for e in explanations if e) or best.verdict.explanation,
+            actions=tuple(actions),
+        )
+
+    def trace(self) -> dict[str, Any]:
+        """``judgment_executions.rule_trace`` (spec section 4.1), plus failures and the canary flag."""
+        return {
+            "ruleset_id": self.ruleset_id,
+            "ruleset_name": self.ruleset_name,
+            "ruleset_version": self.version,
+            "canary": self.canary,
+            "matched_rules": [
+                {
+                    "rule_id": h.rule_id,
+                    "rule_name": h.rule_name,
+                    "result": h.verdict.result,
+                    "confidence": h.verdict.confidence,
+                    "explanation": h.verdict.explanation,
+                    "execution_time_ms": h.execution_time_ms,
+                }
+                for h in self.hits
+            ],
+            "failed_rules": [f.as_dict() for f in self.failures],
+            "total_rules_evaluated": self.evaluated,
+            "execution_time_ms": self.execution_time_ms,
+        }
+
+
+class _InvalidRuleResult(ValueError):
+    pass
+
+
+def _verdict_of(value: Mapping[str, Any]) -> Verdict:
+    result = value.get("result")
+    if result not in RESULTS:
+        raise _InvalidRuleResult(f"result must be one of {', '.join(RESULTS)}, got {result!r}")
+    confidence = value.get("confidence", 1.0)
+    if isinstance(confidence, bool) or not isinstance(confidence, int | float) or not 0 <= confidence <= 1:
+        raise _InvalidRuleResult(f"confidence must be a number from 0 to 1, got {confidence!r}")
+    explanation = value.get("explanation", "")
+    if not isinstance(explanation, str):
+        raise _InvalidRuleResult("explanation must be a string")
+    actions = value.get("actions", value.get("recommended_actions", ()))
+    if not isinstance(actions, list | tuple):
+        raise _InvalidRuleResult("actions must be an array")
+    return Verdict(
+        result=result, confidence=float(confidence), explanation=explanation, actions=tuple(actions)
+    )
+
+
+def _ms(start: float, end: float) -> float:
+    return round((end - start) * 1000, 3)
+
+
+class RuleRunner:
+    """Compiles scripts once (LRU by hash) and runs their rules against an input."""
+
+    def __init__(
+        self, engine: ScriptEngine, *, cache_size: int = 256, clock: Callable[[], float] = time.perf_counter
+    ):
+        self._engine = engine
+        self._asts: OrderedDict[str, tuple[Any, tuple[str, ...]]] = OrderedDict()
+        self._cache_size = cache_size
+        self._clock = clock
+
+    def _compiled(self, script: str, script_hash: str | None) -> tuple[Any, tuple[str, ...]]:
+        key = script_hash or hashlib.sha256(script.encode()).hexdigest()
+        entry = self._asts.get(key)
+        if entry is not None:
+            self._asts.move_to_end(key)
+            return entry
+        entry = (self._engine.compile(script), rule_functions(script))
+        self._asts[key] = entry
+        if len(self._asts) > self._cache_size:
+            self._asts.popitem(last=False)
+        return entry
+
+    def run(
+        self,
+        *,
+        ruleset_id: str,
+        ruleset_name: str,
+        version: int,
+        canary: bool,
+        script: str,
+        script_hash: str | None,
+        metrics: Mapping[str, Any],
+        context: Mapping[str, Any],
+    ) -> RuleOutcome:
+        """Run every rule; Rhai errors become failures, never exceptions.
+
+        This runs on the event loop thread: a compiled rule takes tens of microseconds and the
+        sandbox bounds its operations, so a thread hop would cost more than it protects.
+        """
+        started = self._clock()
+        try:
+            ast, names = self._compiled(script, script_hash)
+        except RuleError as exc:
+            failure = _failure("*", exc)
+            return RuleOutcome(
+                ruleset_id, ruleset_name, version, canary, (), (failure,), 0, _ms(started, self._clock())
+            )
+        hits: list[RuleHit] = []
+        failures: list[RuleFailure] = []
+        if not names:
+            failures.append(RuleFailure("*", "NoRules", "the script defines no judge_* function"))
+        for name in names:
+            t0 = self._clock()
+            try:
+                # Fresh dicts per rule: a rule must not see another rule's mutations of its arguments.
+                value = self._engine.call_fn(ast, name, dict(metrics), dict(context))
+                if value is None:
+                    continue
+                if not isinstance(value, Mapping):
+                    raise _InvalidRuleResult(f"a rule returns a map or (), got {type(value).__name__}")
+                verdict = _verdict_of(value)
+            except RuleError as exc:
+                failures.append(_failure(name, exc))
+                continue
+            except _InvalidRuleResult as exc:
+                failures.append(RuleFailure(name, "InvalidResult", str(exc)))
+                continue
+            hits.append(RuleHit(name, name.removeprefix("judge_"), verdict, _ms(t0, self._clock())))
+        return RuleOutcome(
+            ruleset_id,
+            ruleset_name,
+            version,
+            canary,
+            tuple(hits),
+            tuple(failures),
+            len(names),
+            _ms(started, self._clock()),
+        )
+
+
+def _failure(rule_id: str, exc: Exception) -> RuleFailure:
+    kind = str(getattr(exc, "kind", type(exc).__name__))
+    line = getattr(exc, "line", None)
+    column = getattr(exc, "column", None)
+    return RuleFailure(
+        rule_id,
+        kind,
+        str(exc),
+        line if isinstance(line, int) else None,
+        column if isinstance(column, int) else None,
+    )
