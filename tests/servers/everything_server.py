@@ -247,6 +247,7 @@ class MemoryEventStore(EventStore):
         self._counter = 0
 
     async def store_event(self, stream_id: StreamId, message: types.JSONRPCMessage | None) -> EventId:
+        """Record one event (None is a priming event) and return its id."""
         self._counter += 1
         event_id = str(self._counter)
         self._events.append((event_id, stream_id, message))
@@ -255,6 +256,7 @@ class MemoryEventStore(EventStore):
     async def replay_events_after(
         self, last_event_id: EventId, send_callback: EventCallback
     ) -> StreamId | None:
+        """Resend the events of `last_event_id`'s stream that followed it."""
         events = list(self._events)
         start = next((i for i, (event_id, _, _) in enumerate(events) if event_id == last_event_id), None)
         if start is None:
@@ -304,13 +306,15 @@ class EverythingServer(Server[Any]):
         experimental_capabilities: dict[str, dict[str, Any]] | None = None,
         extensions: dict[str, dict[str, Any]] | None = None,
     ) -> InitializationOptions:
-        """Advertise the list changes the trigger tools cause, on every transport (HTTP sessions call this bare)."""
+        """Advertise the list changes the trigger tools cause; HTTP sessions call this without options."""
         notify = notification_options or NotificationOptions(prompts_changed=True, tools_changed=True)
         return super().create_initialization_options(notify, experimental_capabilities, extensions)
 
     # --- tools ---------------------------------------------------------------------------------------------
 
     def build_tools(self) -> list[FixtureTool]:
+        """The tool table: each scenario's tool under the exact name the suite calls."""
+
         def tool(
             name: str, description: str, run: ToolFn, schema: dict[str, Any] | None = None
         ) -> FixtureTool:
@@ -366,55 +370,65 @@ class EverythingServer(Server[Any]):
         ]  # fmt: skip
 
     def visible_tools(self) -> list[FixtureTool]:
+        """The tools listed right now, including the one `test_trigger_tool_change` toggles."""
         tools = list(self.tools.values())
         if self.extra_tool:
             tools.append(FixtureTool(types.Tool(name="test_added_tool", description="Added by a trigger", input_schema=NO_ARGUMENTS), self.simple_text))  # fmt: skip
         return tools
 
     def input_schema(self, name: str) -> dict[str, Any] | None:
+        """A tool's input schema, for the SDK's `Mcp-Param-*` header validation (SEP-2243)."""
         tool = self.tools.get(name)
         return None if tool is None else tool.definition.input_schema
 
     async def list_tools(
         self, ctx: Ctx, params: types.PaginatedRequestParams | None
     ) -> types.ListToolsResult:
+        """Serve `tools/list`."""
         return types.ListToolsResult(tools=[tool.definition for tool in self.visible_tools()])
 
     async def call_tool(self, ctx: Ctx, params: types.CallToolRequestParams) -> ToolResult:
+        """Serve `tools/call`; an unknown tool is -32602."""
         tool = next((t for t in self.visible_tools() if t.definition.name == params.name), None)
         if tool is None:
             raise MCPError(code=types.INVALID_PARAMS, message=f"Unknown tool: {params.name}")
         return await tool.run(ctx, params)
 
     async def simple_text(self, ctx: Ctx, params: types.CallToolRequestParams) -> ToolResult:
+        """Return one fixed text block."""
         return types.CallToolResult(content=[text("This is a simple text response for testing.")])
 
     async def image_content(self, ctx: Ctx, params: types.CallToolRequestParams) -> ToolResult:
+        """Return the red pixel."""
         return types.CallToolResult(content=[image()])
 
     async def audio_content(self, ctx: Ctx, params: types.CallToolRequestParams) -> ToolResult:
+        """Return the silent clip."""
         return types.CallToolResult(
             content=[types.AudioContent(type="audio", data=WAV, mime_type="audio/wav")]
         )
 
     async def embedded_resource(self, ctx: Ctx, params: types.CallToolRequestParams) -> ToolResult:
+        """Return a text resource embedded in the result."""
         body = "This is an embedded resource content."
         return types.CallToolResult(content=[embedded("test://embedded-resource", body)])
 
     async def multiple_content(self, ctx: Ctx, params: types.CallToolRequestParams) -> ToolResult:
+        """Return text, image and an embedded JSON resource together."""
         data = embedded("test://mixed-content-resource", '{"test":"data","value":123}', "application/json")
         return types.CallToolResult(content=[text("Multiple content types test:"), image(), data])
 
     async def with_logging(self, ctx: Ctx, params: types.CallToolRequestParams) -> ToolResult:
-        for step, message in enumerate(
-            ("Tool execution started", "Tool processing data", "Tool execution completed")
-        ):
+        """Log three info messages spread over the call."""
+        messages = ("Tool execution started", "Tool processing data", "Tool execution completed")
+        for step, message in enumerate(messages):
             if step:
                 await anyio.sleep(0.05)  # the scenario wants the messages spread over the call
             await self.log(ctx, "info", message)
         return types.CallToolResult(content=[text("Tool with logging executed successfully")])
 
     async def with_progress(self, ctx: Ctx, params: types.CallToolRequestParams) -> ToolResult:
+        """Report progress 0, 50 and 100 of 100 against the caller's token."""
         for step, progress in enumerate((0.0, 50.0, 100.0)):
             if step:
                 await anyio.sleep(0.05)  # the scenario wants the notifications spread over the call
@@ -422,6 +436,7 @@ class EverythingServer(Server[Any]):
         return types.CallToolResult(content=[text("Tool with progress executed successfully")])
 
     async def sampling(self, ctx: Ctx, params: types.CallToolRequestParams) -> ToolResult:
+        """Ask the client's LLM the caller's prompt."""
         request = sample(str((params.arguments or {}).get("prompt", "")), 100)
         require(ctx, request)
         answers = await ask(ctx, params, {"sampling": request})
@@ -430,6 +445,7 @@ class EverythingServer(Server[Any]):
         return types.CallToolResult(content=[text(f"LLM response: {describe(answers['sampling'])}")])
 
     async def elicitation(self, ctx: Ctx, params: types.CallToolRequestParams) -> ToolResult:
+        """Ask the user for a username and an email."""
         schema = {
             "type": "object",
             "properties": {
@@ -442,6 +458,7 @@ class EverythingServer(Server[Any]):
         return await self.elicit_and_report(ctx, params, request, "User response: ")
 
     async def elicit_defaults(self, ctx: Ctx, params: types.CallToolRequestParams) -> ToolResult:
+        """Elicit a form whose every primitive field carries a default (SEP-1034)."""
         schema = {
             "type": "object",
             "properties": {
@@ -456,6 +473,7 @@ class EverythingServer(Server[Any]):
         return await self.elicit_and_report(ctx, params, request, "Elicitation completed: ")
 
     async def elicit_enums(self, ctx: Ctx, params: types.CallToolRequestParams) -> ToolResult:
+        """Elicit a form with all five enum shapes (SEP-1330)."""
         options = ["option1", "option2", "option3"]
         titled = [
             {"const": f"value{i}", "title": title} for i, title in enumerate(("First", "Second", "Third"), 1)
@@ -480,6 +498,7 @@ class EverythingServer(Server[Any]):
     async def elicit_and_report(
         self, ctx: Ctx, params: types.CallToolRequestParams, request: types.ElicitRequest, prefix: str
     ) -> ToolResult:
+        """Ask one elicitation and report the user's action and content as text."""
         require(ctx, request)
         answers = await ask(ctx, params, {"elicitation": request})
         if isinstance(answers, types.InputRequiredResult):
@@ -487,16 +506,20 @@ class EverythingServer(Server[Any]):
         return types.CallToolResult(content=[text(prefix + describe(answers["elicitation"]))])
 
     async def streaming_elicitation(self, ctx: Ctx, params: types.CallToolRequestParams) -> ToolResult:
+        """Ask the user mid-call; on 2026-07-28 the question must ride the result."""
         return await self.elicit_and_report(ctx, params, ask_name(), "Elicited: ")
 
     async def error_handling(self, ctx: Ctx, params: types.CallToolRequestParams) -> ToolResult:
+        """Fail as a tool (isError), not as a protocol error."""
         failure = text("This tool intentionally returns an error for testing")
         return types.CallToolResult(content=[failure], is_error=True)
 
     async def x_mcp_header(self, ctx: Ctx, params: types.CallToolRequestParams) -> ToolResult:
+        """Echo the argument the client also mirrors into the `Mcp-Param-Region` header."""
         return types.CallToolResult(content=[text(f"region={(params.arguments or {}).get('region', '')}")])
 
     async def missing_capability(self, ctx: Ctx, params: types.CallToolRequestParams) -> ToolResult:
+        """Sample the client's LLM, refusing with -32021 when the client cannot."""
         request = sample("Say hello", 20)
         require(ctx, request)
         answers = await ask(ctx, params, {"greeting": request})
@@ -505,6 +528,7 @@ class EverythingServer(Server[Any]):
         return types.CallToolResult(content=[text(f"Sampled: {describe(answers['greeting'])}")])
 
     async def reconnection(self, ctx: Ctx, params: types.CallToolRequestParams) -> ToolResult:
+        """Cut the SSE stream mid-call so the client must resume it (SEP-1699)."""
         if ctx.close_sse_stream is not None:
             await ctx.close_sse_stream()
             # Still "working" after the cut, so the result reaches the client only through its resumed stream.
@@ -512,9 +536,11 @@ class EverythingServer(Server[Any]):
         return types.CallToolResult(content=[text("Reconnection test completed")])
 
     async def schema_2020_12(self, ctx: Ctx, params: types.CallToolRequestParams) -> ToolResult:
+        """Echo the arguments; the point is the advertised JSON Schema 2020-12 input schema."""
         return types.CallToolResult(content=[text(json.dumps(params.arguments or {}, sort_keys=True))])
 
     async def trigger_tool_change(self, ctx: Ctx, params: types.CallToolRequestParams) -> ToolResult:
+        """Toggle `test_added_tool` and announce the changed tool list."""
         self.extra_tool = not self.extra_tool
         await self.bus.publish(ToolsListChanged())
         if not is_modern(ctx):
@@ -522,6 +548,7 @@ class EverythingServer(Server[Any]):
         return types.CallToolResult(content=[text(f"test_added_tool listed: {self.extra_tool}")])
 
     async def trigger_prompt_change(self, ctx: Ctx, params: types.CallToolRequestParams) -> ToolResult:
+        """Toggle `test_added_prompt` and announce the changed prompt list."""
         self.extra_prompt = not self.extra_prompt
         await self.bus.publish(PromptsListChanged())
         if not is_modern(ctx):
@@ -531,12 +558,14 @@ class EverythingServer(Server[Any]):
     # --- the 2026-07-28 multi-round-trip scenarios (SEP-2322) ------------------------------------------------
 
     async def irr_elicitation(self, ctx: Ctx, params: types.CallToolRequestParams) -> ToolResult:
+        """Ask for a name under the key `user_name`."""
         answers = await ask(ctx, params, {"user_name": ask_name()})
         if isinstance(answers, types.InputRequiredResult):
             return answers
         return types.CallToolResult(content=[text(f"Hello, {elicited(answers['user_name'], 'name')}!")])
 
     async def irr_sampling(self, ctx: Ctx, params: types.CallToolRequestParams) -> ToolResult:
+        """Ask the LLM under the key `capital_question`."""
         answers = await ask(ctx, params, {"capital_question": sample("What is the capital of France?", 100)})
         if isinstance(answers, types.InputRequiredResult):
             return answers
@@ -545,12 +574,14 @@ class EverythingServer(Server[Any]):
         )
 
     async def irr_list_roots(self, ctx: Ctx, params: types.CallToolRequestParams) -> ToolResult:
+        """Ask for the client's roots under the key `client_roots`."""
         answers = await ask(ctx, params, {"client_roots": types.ListRootsRequest()})
         if isinstance(answers, types.InputRequiredResult):
             return answers
         return types.CallToolResult(content=[text(f"Client roots: {describe(answers['client_roots'])}")])
 
     async def irr_request_state(self, ctx: Ctx, params: types.CallToolRequestParams) -> ToolResult:
+        """Ask for confirmation and insist the retry echoes the state."""
         confirm = elicit(
             "Please confirm",
             {"type": "object", "properties": {"ok": {"type": "boolean"}}, "required": ["ok"]},
@@ -566,6 +597,7 @@ class EverythingServer(Server[Any]):
         )
 
     async def irr_multiple(self, ctx: Ctx, params: types.CallToolRequestParams) -> ToolResult:
+        """Ask for elicitation, sampling and roots in one round."""
         questions: dict[str, types.InputRequest] = {
             "user_name": ask_name(),
             "greeting": sample("Generate a greeting", 50),
@@ -578,6 +610,7 @@ class EverythingServer(Server[Any]):
         return types.CallToolResult(content=[text(f"All inputs received. {summary}")])
 
     async def irr_multi_round(self, ctx: Ctx, params: types.CallToolRequestParams) -> ToolResult:
+        """Ask a name, then a colour in a second round, carrying the name in the state."""
         if params.request_state is None or not params.request_state.startswith("round-2:"):
             first = await ask(ctx, params, {"step1": ask_name("Step 1: What is your name?")}, state="round-1")
             if isinstance(first, types.InputRequiredResult):
@@ -598,6 +631,7 @@ class EverythingServer(Server[Any]):
         return types.CallToolResult(content=[text(f"{name} likes {elicited(second['step2'], 'color')}")])
 
     async def irr_tampered(self, ctx: Ctx, params: types.CallToolRequestParams) -> ToolResult:
+        """Ask with integrity-protected state; a tampered echo never reaches this body."""
         # The RequestStateBoundary middleware has already refused a tampered state before this runs.
         answers = await ask(ctx, params, {"user_name": ask_name()}, state="integrity-protected")
         if isinstance(answers, types.InputRequiredResult):
@@ -607,6 +641,7 @@ class EverythingServer(Server[Any]):
         )
 
     async def irr_caps(self, ctx: Ctx, params: types.CallToolRequestParams) -> ToolResult:
+        """Ask only what the client's declared capabilities let it answer."""
         wanted: dict[str, types.InputRequest] = {
             "user_name": ask_name(),
             "capital_question": sample("What is the capital of France?", 100),
@@ -623,10 +658,12 @@ class EverythingServer(Server[Any]):
     # --- logging ---------------------------------------------------------------------------------------------
 
     async def set_logging_level(self, ctx: Ctx, params: types.SetLevelRequestParams) -> types.EmptyResult:
+        """Serve `logging/setLevel` (2025-11-25)."""
         self.log_level = params.level
         return types.EmptyResult()
 
     async def log(self, ctx: Ctx, level: types.LoggingLevel, message: str) -> None:
+        """Send a log message on the calling request's stream when `level` passes the set level."""
         if LOG_LEVELS.index(level) >= LOG_LEVELS.index(self.log_level):
             await ctx.session.send_log_message(level, message, logger=NAME, related_request_id=ctx.request_id)
 
@@ -642,6 +679,7 @@ class EverythingServer(Server[Any]):
     async def list_resources(
         self, ctx: Ctx, params: types.PaginatedRequestParams | None
     ) -> types.ListResourcesResult:
+        """Serve `resources/list`: the static resources."""
         resources = [
             types.Resource(uri=uri, name=name, mime_type=mime_type, description=description)
             for uri, name, mime_type, description in self.STATIC_RESOURCES
@@ -651,6 +689,7 @@ class EverythingServer(Server[Any]):
     async def list_resource_templates(
         self, ctx: Ctx, params: types.PaginatedRequestParams | None
     ) -> types.ListResourceTemplatesResult:
+        """Serve `resources/templates/list`."""
         template = types.ResourceTemplate(
             uri_template="test://template/{id}/data",
             name="template-data",
@@ -662,6 +701,7 @@ class EverythingServer(Server[Any]):
     async def read_resource(
         self, ctx: Ctx, params: types.ReadResourceRequestParams
     ) -> types.ReadResourceResult | types.InputRequiredResult:
+        """Serve `resources/read` for the static resources and the template."""
         uri = str(params.uri)
         contents: types.TextResourceContents | types.BlobResourceContents
         if uri == "test://static-text":
@@ -683,10 +723,12 @@ class EverythingServer(Server[Any]):
         return types.ReadResourceResult(contents=[contents])
 
     async def subscribe(self, ctx: Ctx, params: types.SubscribeRequestParams) -> types.EmptyResult:
+        """Serve `resources/subscribe` (2025-11-25)."""
         self.subscriptions.add(str(params.uri))
         return types.EmptyResult()
 
     async def unsubscribe(self, ctx: Ctx, params: types.UnsubscribeRequestParams) -> types.EmptyResult:
+        """Serve `resources/unsubscribe` (2025-11-25)."""
         self.subscriptions.discard(str(params.uri))
         return types.EmptyResult()
 
@@ -695,6 +737,8 @@ class EverythingServer(Server[Any]):
     async def list_prompts(
         self, ctx: Ctx, params: types.PaginatedRequestParams | None
     ) -> types.ListPromptsResult:
+        """Serve `prompts/list`."""
+
         def argument(name: str, description: str) -> types.PromptArgument:
             return types.PromptArgument(name=name, description=description, required=True)
 
@@ -722,6 +766,7 @@ class EverythingServer(Server[Any]):
     async def get_prompt(
         self, ctx: Ctx, params: types.GetPromptRequestParams
     ) -> types.GetPromptResult | types.InputRequiredResult:
+        """Serve `prompts/get`; one prompt asks the user first."""
         args = params.arguments or {}
 
         def user(*blocks: types.ContentBlock) -> list[types.PromptMessage]:
@@ -758,6 +803,7 @@ class EverythingServer(Server[Any]):
     # --- completion ------------------------------------------------------------------------------------------
 
     async def complete(self, ctx: Ctx, params: types.CompleteRequestParams) -> types.CompleteResult:
+        """Serve `completion/complete` with prefix matches for the prompt and template arguments."""
         candidates = {"arg1": ["paris", "park", "party"], "arg2": ["world", "wonder"], "id": ["1", "2", "3"]}
         prefix = params.argument.value
         values = [value for value in candidates.get(params.argument.name, []) if value.startswith(prefix)]
