@@ -17,7 +17,16 @@ import pytest
 from mcp import Client
 from mcp.client.session import ClientRequestContext
 from mcp.client.stdio import StdioServerParameters
-from run import EXPECTED_FAILURES, FIXTURE, SPEC_VERSIONS, SuiteResult, installed, run_suite, serve_fixture
+
+from tests.conformance.run import (
+    EXPECTED_FAILURES,
+    FIXTURE,
+    SPEC_VERSIONS,
+    SuiteResult,
+    installed,
+    run_suite,
+    serve_fixture,
+)
 
 
 @pytest.fixture(scope="module")
