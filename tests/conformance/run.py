@@ -20,7 +20,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -224,28 +224,31 @@ def wait_for_port(port: int, process: subprocess.Popen[bytes], timeout: float = 
 
 
 @contextmanager
-def serve_fixture(log: Path | None = None) -> Iterator[str]:
-    """Start the everything fixture on a free loopback port as a subprocess; yield its URL; stop it."""
-    port = free_port()
-    stderr = log.open("wb") if log is not None else subprocess.DEVNULL
-    process = subprocess.Popen(
-        [sys.executable, str(FIXTURE), "--port", str(port)],
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.DEVNULL,
-        stderr=stderr,
-    )
-    try:
-        wait_for_port(port, process)
-        yield f"http://127.0.0.1:{port}/mcp"
-    finally:
-        process.terminate()
+def serve(command: Sequence[str], port: int, log: Path | None = None) -> Iterator[str]:
+    """Run `command` (which must listen on 127.0.0.1:`port` at /mcp) as a subprocess; yield its URL; stop it."""
+    with ExitStack() as stack:
+        stderr = stack.enter_context(log.open("wb")) if log is not None else subprocess.DEVNULL
+        process = subprocess.Popen(
+            command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=stderr
+        )
         try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
-        if log is not None and not isinstance(stderr, int):
-            stderr.close()
+            wait_for_port(port, process)
+            yield f"http://127.0.0.1:{port}/mcp"
+        finally:
+            process.terminate()
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait(timeout=10)
+
+
+@contextmanager
+def serve_fixture(log: Path | None = None) -> Iterator[str]:
+    """Start the everything fixture on a free loopback port; yield its URL; stop it."""
+    port = free_port()
+    with serve([sys.executable, str(FIXTURE), "--port", str(port)], port, log) as url:
+        yield url
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -258,6 +261,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     versions: Sequence[str] = args.versions or SPEC_VERSIONS
     output_root: Path = args.output_dir or Path(tempfile.mkdtemp(prefix="conformance-"))
+    output_root.mkdir(parents=True, exist_ok=True)
 
     def run_all(url: str) -> list[SuiteResult]:
         return [
