@@ -75,11 +75,8 @@ class JudgmentEngine:
     ) -> None:
         self._sessions = sessions
         self._settings = settings
-        if script_engine is None:
-            from hub.rules.rhai import sandboxed_engine
-
-            script_engine = sandboxed_engine()
-        self._rules = RuleRunner(script_engine, clock=timer)
+        given = script_engine
+        self._rules = RuleRunner((lambda: given) if given is not None else _sandboxed_engine, clock=timer)
         self._owns_http = http_client is None
         self._http = http_client
         self._clock = clock
@@ -465,6 +462,12 @@ class JudgmentEngine:
                 session, caller.tenant_id, name=name, template_type=None, locales=(locale, config.locale)
             )
         return self._prompts.render_arguments(template, arguments)
+
+
+def _sandboxed_engine() -> ScriptEngine:
+    from hub.rules.rhai import sandboxed_engine
+
+    return sandboxed_engine()
 
 
 def _str(value: object) -> str | None:

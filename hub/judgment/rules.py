@@ -164,12 +164,24 @@ class RuleRunner:
     """Compiles scripts once (LRU by hash) and runs their rules against an input."""
 
     def __init__(
-        self, engine: ScriptEngine, *, cache_size: int = 256, clock: Callable[[], float] = time.perf_counter
-    ):
-        self._engine = engine
+        self,
+        engine: Callable[[], ScriptEngine],
+        *,
+        cache_size: int = 256,
+        clock: Callable[[], float] = time.perf_counter,
+    ) -> None:
+        # Built on first use: a hub whose tenants judge only with LLMs never loads the interpreter.
+        self._make_engine = engine
+        self._engine_instance: ScriptEngine | None = None
         self._asts: OrderedDict[str, tuple[Any, tuple[str, ...]]] = OrderedDict()
         self._cache_size = cache_size
         self._clock = clock
+
+    @property
+    def _engine(self) -> ScriptEngine:
+        if self._engine_instance is None:
+            self._engine_instance = self._make_engine()
+        return self._engine_instance
 
     def _compiled(self, script: str, script_hash: str | None) -> tuple[Any, tuple[str, ...]]:
         key = script_hash or hashlib.sha256(script.encode()).hexdigest()
