@@ -134,21 +134,16 @@ def mysql() -> Iterator[SqlServer]:
         finally:
             await conn.ensure_closed()
 
-    try:
-        anyio.run(
-            lambda: run(
-                f"CREATE DATABASE `{name}`",
-                f"CREATE USER '{name}'@'%' IDENTIFIED BY '{MYSQL_USER_PASSWORD}'",
-                f"GRANT ALL ON `{name}`.* TO '{name}'@'%'",
-            )
+    async def create() -> None:
+        await run(
+            f"CREATE DATABASE `{name}`",
+            f"CREATE USER '{name}'@'%' IDENTIFIED BY '{MYSQL_USER_PASSWORD}'",
+            f"GRANT ALL ON `{name}`.* TO '{name}'@'%'",
         )
-    except (OSError, asyncmy.errors.MySQLError) as exc:
-        unavailable(f"MariaDB/MySQL is not reachable at {host}:{port}: {exc}")
-    anyio.run(
-        lambda: run(
-            "CREATE TABLE lines (line_code varchar(16) PRIMARY KEY, name text, capacity decimal(10,2),"
+        await run(
+            "CREATE TABLE plant_lines (line_code varchar(16) PRIMARY KEY, name text, capacity decimal(10,2),"
             " started date, shift_start time, payload blob)",
-            "INSERT INTO lines VALUES ('L1', 'press', 12.50, '2026-01-02', '06:30:00', x'00ff'),"
+            "INSERT INTO plant_lines VALUES ('L1', 'press', 12.50, '2026-01-02', '06:30:00', x'00ff'),"
             " ('L2', 'paint', 7.25, '2026-02-03', NULL, NULL)",
             "CREATE TABLE digits (d int)",
             "INSERT INTO digits VALUES (0), (1), (2), (3), (4), (5), (6), (7), (8), (9)",
@@ -158,9 +153,17 @@ def mysql() -> Iterator[SqlServer]:
             " FROM digits a, digits b, digits c, digits e, digits f WHERE f.d < 2",
             db=name,
         )
-    )
+
+    async def drop() -> None:
+        await run(f"DROP DATABASE IF EXISTS `{name}`", f"DROP USER IF EXISTS '{name}'@'%'")
+
+    try:
+        anyio.run(create)
+    except (OSError, asyncmy.errors.MySQLError) as exc:
+        anyio.run(drop)
+        unavailable(f"MariaDB/MySQL is not usable at {host}:{port}: {exc}")
     yield SqlServer(host, port, name, MYSQL_USER_PASSWORD, name)
-    anyio.run(lambda: run(f"DROP DATABASE IF EXISTS `{name}`", f"DROP USER IF EXISTS '{name}'@'%'"))
+    anyio.run(drop)
 
 
 @pytest.fixture(scope="session")
