@@ -36,11 +36,17 @@ from hub.judgment.prompts import (
 from hub.judgment.providers import OpenAICompatProvider, SamplingProvider
 from hub.judgment.records import Judgment, JudgmentFilter, record_llm_calls, to_row
 from hub.judgment.rules import RuleFailure, RuleOutcome, RuleRunner, ScriptEngine
-from hub.judgment.rulesets import InputSchemas, choose_script, resolve_ruleset
+from hub.judgment.rulesets import (
+    InputSchemas,
+    RulesetTool,
+    choose_script,
+    describe_active_rulesets,
+    resolve_ruleset,
+)
 from hub.judgment.stats import JudgmentStats, compute_stats
 from hub.judgment.verdicts import Verdict, combine
 from hub.settings import Settings
-from hub.store.models import Tenant
+from hub.store.models import JudgmentExecution, Tenant
 
 __all__ = ["JudgmentEngine"]
 
@@ -360,7 +366,7 @@ class JudgmentEngine:
         self,
         caller: Caller,
         request: JudgmentRequest,
-        original: Any,
+        original: JudgmentExecution,
         key: str,
         trace_id: str,
         now: dt.datetime,
@@ -446,6 +452,11 @@ class JudgmentEngine:
             count = await cache.invalidate_ruleset(session, tenant_id, ruleset_id)
             await session.commit()
         return count
+
+    async def ruleset_tools(self, caller: Caller) -> list[RulesetTool]:
+        """The tenant's active rule sets, each with a tool name and input schema (``judge_<name>`` tools)."""
+        async with self._sessions() as session:
+            return await describe_active_rulesets(session, caller.tenant_id)
 
     async def list_prompts(self, caller: Caller) -> list[PromptInfo]:
         """The tenant's active prompt templates (MCP ``prompts/list``)."""

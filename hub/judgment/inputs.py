@@ -7,14 +7,16 @@ import hashlib
 import json
 import math
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, cast, get_args
 
 from hub.errors import InputError
 
 __all__ = [
+    "EXECUTE_ARGUMENTS_SCHEMA",
     "FORCEABLE_METHODS",
+    "POLICY_SCHEMA",
     "SOURCES",
     "JudgmentInput",
     "JudgmentPolicy",
@@ -23,6 +25,7 @@ __all__ = [
     "RulesetSelector",
     "Source",
     "canonical_json",
+    "input_schema",
     "parse_input",
 ]
 
@@ -291,3 +294,71 @@ def _optional_uuid(value: object, where: str) -> uuid.UUID | None:
         return uuid.UUID(value)
     except ValueError:
         raise InputError("must be a UUID", where=where) from None
+
+
+def input_schema(
+    metrics: Sequence[str] = (), context: Sequence[str] = (), *, required: Sequence[str] | None = None
+) -> dict[str, Any]:
+    """JSON Schema of a judgment input listing the named metrics and context keys.
+
+    ``required`` names the metrics that must be present (default: all of ``metrics``).
+    """
+    metric_props = {name: {"type": "number"} for name in metrics}
+    context_props: dict[str, Any] = {name: {} for name in context}
+    metrics_schema: dict[str, Any] = {
+        "type": "object",
+        "additionalProperties": {"type": "number"},
+        "minProperties": 1,
+    }
+    if metric_props:
+        metrics_schema["properties"] = metric_props
+    needed = list(metrics if required is None else required)
+    if needed:
+        metrics_schema["required"] = needed
+    context_schema: dict[str, Any] = {"type": "object"}
+    if context_props:
+        context_schema["properties"] = context_props
+    return {
+        "type": "object",
+        "required": ["line_code", "shift", "date", "metrics"],
+        "additionalProperties": False,
+        "properties": {
+            "line_code": {"type": "string", "minLength": 1, "description": "production line, e.g. L01"},
+            "shift": {"type": "string", "minLength": 1, "description": "shift, e.g. day or night"},
+            "date": {"type": "string", "format": "date", "description": "ISO date of the shift"},
+            "metrics": metrics_schema,
+            "context": context_schema,
+        },
+    }
+
+
+POLICY_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "additionalProperties": False,
+    "properties": {
+        "method": {"enum": list(FORCEABLE_METHODS)},
+        "use_cache": {"type": "boolean"},
+        "confidence_threshold": {"type": "number", "minimum": 0, "maximum": 1},
+        "prompt_template": {"type": "string"},
+        "locale": {"type": "string"},
+    },
+}
+
+EXECUTE_ARGUMENTS_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["input"],
+    "properties": {
+        "input": input_schema(),
+        "ruleset_id": {"type": "string", "format": "uuid"},
+        "ruleset_name": {"type": "string"},
+        "target_kpi": {"type": "string"},
+        "workflow_id": {"type": "string", "format": "uuid"},
+        "workflow_instance_id": {"type": "string", "format": "uuid"},
+        "source": {"enum": list(SOURCES)},
+        "trace_id": {"type": "string"},
+        "evidence": {"type": "object"},
+        "historical_data": {"type": "object"},
+        "policy": POLICY_SCHEMA,
+    },
+}
+"""The arguments ``JudgmentRequest.from_arguments`` reads: the inputSchema of ``judgment_execute``."""

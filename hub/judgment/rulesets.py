@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -13,11 +14,20 @@ from jsonschema.exceptions import SchemaError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub.errors import ConfigError, Conflict, InputError, NotFound
-from hub.judgment.inputs import JudgmentInput, RulesetSelector, canonical_json
+from hub.judgment.inputs import JudgmentInput, RulesetSelector, canonical_json, input_schema
 from hub.judgment.routing import DeploymentView, Route, choose_version
 from hub.store.models import RuleDeployment, RuleScript, Ruleset
 
-__all__ = ["ChosenScript", "InputSchemas", "choose_script", "resolve_ruleset"]
+__all__ = [
+    "ChosenScript",
+    "InputSchemas",
+    "RulesetTool",
+    "choose_script",
+    "describe_active_rulesets",
+    "resolve_ruleset",
+    "script_inputs",
+    "tool_name_for",
+]
 
 
 async def resolve_ruleset(
@@ -168,3 +178,82 @@ class InputSchemas:
                     path.append(missing)
             where = "input" + "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in path)
             raise InputError(error.message, where=where)
+
+
+_METRIC_REF = re.compile(r"\bmetrics(?:\.([A-Za-z_][A-Za-z0-9_]*)|\[\s*\"([^\"]+)\"\s*\])")
+_CONTEXT_REF = re.compile(r"\bcontext(?:\.([A-Za-z_][A-Za-z0-9_]*)|\[\s*\"([^\"]+)\"\s*\])")
+_GUARD = re.compile(r"\"([^\"]+)\"\s+in\s+metrics\b")
+_TOOL_NAME_BAD = re.compile(r"[^a-zA-Z0-9_-]")
+
+
+@dataclass(frozen=True, slots=True)
+class RulesetTool:
+    """An active rule set as its own tool: ``judge_<name>`` with the input its rules read."""
+
+    ruleset_id: uuid.UUID
+    name: str
+    tool_name: str
+    description: str
+    target_kpi: str
+    version: int | None
+    input_schema: Mapping[str, Any]
+
+
+def script_inputs(script: str) -> tuple[list[str], list[str], list[str]]:
+    """``(metrics, required_metrics, context_keys)`` a script reads, in first-use order.
+
+    A metric the script tests with ``"name" in metrics`` is optional: the rule copes without it.
+    """
+    metrics = list(dict.fromkeys(a or b for a, b in _METRIC_REF.findall(script)))
+    guarded = set(_GUARD.findall(script))
+    context = list(dict.fromkeys(a or b for a, b in _CONTEXT_REF.findall(script)))
+    return metrics, [m for m in metrics if m not in guarded], context
+
+
+def tool_name_for(ruleset_name: str) -> str:
+    """``judge_<name>`` within ``^[a-zA-Z0-9_-]{1,64}$``, the names every major LLM API accepts."""
+    return ("judge_" + _TOOL_NAME_BAD.sub("_", ruleset_name))[:64]
+
+
+async def describe_active_rulesets(session: AsyncSession, tenant_id: uuid.UUID) -> list[RulesetTool]:
+    """The tenant's active rule sets with an input schema each: ``metadata.input_schema`` if set,
+    else derived from what the serving script reads (``metrics.x``, ``context.y``)."""
+    rulesets = (
+        await session.scalars(
+            sa.select(Ruleset).where(Ruleset.tenant_id == tenant_id, Ruleset.is_active).order_by(Ruleset.name)
+        )
+    ).all()
+    tools: list[RulesetTool] = []
+    for ruleset in rulesets:
+        active = await session.scalar(
+            sa.select(RuleDeployment.version)
+            .where(
+                RuleDeployment.tenant_id == tenant_id,
+                RuleDeployment.ruleset_id == ruleset.id,
+                RuleDeployment.status == "active",
+            )
+            .order_by(RuleDeployment.deployed_at.desc().nulls_last(), RuleDeployment.created_at.desc())
+            .limit(1)
+        )
+        stmt = sa.select(RuleScript.version, RuleScript.script).where(RuleScript.ruleset_id == ruleset.id)
+        stmt = stmt.where(RuleScript.version == active) if active is not None else stmt
+        row = (await session.execute(stmt.order_by(RuleScript.version.desc()).limit(1))).first()
+        declared = (ruleset.metadata_ or {}).get("input_schema")
+        if isinstance(declared, Mapping):
+            schema: Mapping[str, Any] = declared
+        else:
+            metrics, required, context = script_inputs(row.script) if row is not None else ([], [], [])
+            schema = input_schema(metrics, context, required=required)
+        tools.append(
+            RulesetTool(
+                ruleset_id=ruleset.id,
+                name=ruleset.name,
+                tool_name=tool_name_for(ruleset.name),
+                description=ruleset.description
+                or f"Judge {ruleset.target_kpi} with the rule set '{ruleset.name}'",
+                target_kpi=ruleset.target_kpi,
+                version=None if row is None else row.version,
+                input_schema=schema,
+            )
+        )
+    return tools

@@ -12,7 +12,15 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from hub.errors import Conflict, InputError, NotFound
-from hub.judgment import JudgmentEngine, JudgmentFilter, SampledText, SamplingDeferred
+from hub.judgment import (
+    JudgmentEngine,
+    JudgmentFilter,
+    JudgmentRequest,
+    LLMRequest,
+    RulesetSelector,
+    SampledText,
+    SamplingDeferred,
+)
 from hub.settings import Settings
 from hub.store.models import JudgmentCache, JudgmentExecution, LLMCall
 from tests.judgment.conftest import Clock
@@ -90,14 +98,18 @@ async def test_hybrid_judgment_with_unsure_rules_asks_the_llm_and_stores_trace_a
     assert stored.llm_metadata["validation_passed"] is True
     assert stored.llm_metadata["prompt_template_id"] == "judgment_default_v1"
     assert stored.llm_metadata["cost_estimate_usd"] > 0
-    assert stored.trace_id and stored.source == "api" and stored.latency_ms is not None
+    assert stored.trace_id
+    assert stored.source == "api"
+    assert stored.latency_ms is not None
     calls = await rows(sessions, LLMCall, LLMCall.judgment_execution_id == judgment.id)
     assert len(calls) == 1
-    assert calls[0].success and not calls[0].validation_error
+    assert calls[0].success
+    assert not calls[0].validation_error
     assert calls[0].cost_estimate_usd == Decimal("0.000042")
     # The LLM saw the input and the rule trace.
     prompt = llm.requests[0]["messages"][1]["content"]
-    assert "L01" in prompt and "slightly above target" in prompt
+    assert "L01" in prompt
+    assert "slightly above target" in prompt
 
 
 async def test_confident_rules_answer_alone_without_calling_the_llm(
@@ -128,8 +140,10 @@ async def test_repeated_input_is_a_cache_hit_recorded_as_its_own_execution(
         first.confidence,
         first.explanation,
     )
-    assert second.cache_key == first.cache_key and second.cache_key.startswith("judgment:-:")
-    assert second.latency_ms is not None and second.latency_ms < 500
+    assert second.cache_key == first.cache_key
+    assert second.cache_key.startswith("judgment:-:")
+    assert second.latency_ms is not None
+    assert second.latency_ms < 500
     assert third.metadata["hit_count"] == 2
     assert len(llm.requests) == 1
     entries = await rows(sessions, JudgmentCache, JudgmentCache.tenant_id == tenant.id)
@@ -156,7 +170,8 @@ async def test_cache_entry_expires_after_the_tenant_ttl(
     assert (await engine.execute(tenant.operator, request(defect_input(0.09)))).cache_hit
     clock.advance(1)
     fresh = await engine.execute(tenant.operator, request(defect_input(0.09)))
-    assert not fresh.cache_hit and fresh.method_used == "rule_only"
+    assert not fresh.cache_hit
+    assert fresh.method_used == "rule_only"
     entries = await rows(sessions, JudgmentCache, JudgmentCache.tenant_id == tenant.id)
     assert [e.judgment_execution_id for e in entries] == [fresh.id]
     assert (await engine.execute(tenant.operator, request(defect_input(0.09)))).cache_hit
@@ -187,11 +202,14 @@ async def test_an_answer_that_is_prose_twice_falls_back_to_the_rules_and_records
     judgment = await make_engine().execute(tenant.operator, request(defect_input(0.055)))
 
     assert (judgment.method_used, judgment.result, judgment.confidence) == ("rule_only", "warning", 0.5)
-    assert judgment.degraded is not None and "invalid" in judgment.degraded
-    assert judgment.llm_metadata is not None and judgment.llm_metadata["validation_passed"] is False
+    assert judgment.degraded is not None
+    assert "invalid" in judgment.degraded
+    assert judgment.llm_metadata is not None
+    assert judgment.llm_metadata["validation_passed"] is False
     assert judgment.llm_metadata["retry_count"] == 1
     calls = await rows(sessions, LLMCall, LLMCall.judgment_execution_id == judgment.id)
-    assert len(calls) == 2 and all(c.validation_error and c.success for c in calls)
+    assert len(calls) == 2
+    assert all(c.validation_error and c.success for c in calls)
     # The retry told the model what was wrong.
     assert "could not be used" in llm.requests[1]["messages"][1]["content"]
     # A degraded answer is not cached: the next call asks again.
@@ -238,8 +256,10 @@ async def test_an_llm_that_times_out_degrades_hybrid_to_rule_only_and_says_so(
     tenant = await tenant_with_rules(sessions, model="hang", fallback="fail")
     judgment = await make_engine(timeout=0.2).execute(tenant.operator, request(defect_input(0.055)))
     assert (judgment.method_used, judgment.result) == ("rule_only", "warning")
-    assert judgment.degraded is not None and "no LLM reachable" in judgment.degraded
-    assert judgment.explanation is not None and "degraded" in judgment.explanation
+    assert judgment.degraded is not None
+    assert "no LLM reachable" in judgment.degraded
+    assert judgment.explanation is not None
+    assert "degraded" in judgment.explanation
     calls = await rows(sessions, LLMCall, LLMCall.judgment_execution_id == judgment.id)
     assert sorted((c.model, c.success) for c in calls) == [("fail", False), ("hang", False)]
     assert any("0.2 s" in (c.error_message or "") for c in calls)
@@ -251,7 +271,8 @@ async def test_without_any_llm_hybrid_degrades_to_rule_only(
     tenant = await tenant_with_rules(sessions)
     judgment = await make_engine(base_url=None).execute(tenant.operator, request(defect_input(0.055)))
     assert (judgment.method_used, judgment.result) == ("rule_only", "warning")
-    assert judgment.degraded is not None and "no LLM reachable" in judgment.degraded
+    assert judgment.degraded is not None
+    assert "no LLM reachable" in judgment.degraded
 
 
 async def test_the_sampling_provider_asks_the_callers_model_through_a_plain_async_function(
@@ -270,15 +291,19 @@ async def test_the_sampling_provider_asks_the_callers_model_through_a_plain_asyn
     judgment = await make_engine().execute(tenant.operator, request(defect_input(0.055)), sample=sample)
 
     assert (judgment.method_used, judgment.result, judgment.confidence) == ("hybrid", "warning", 0.8)
-    assert judgment.llm_metadata is not None and judgment.llm_metadata["provider"] == "sampling"
+    assert judgment.llm_metadata is not None
+    assert judgment.llm_metadata["provider"] == "sampling"
     assert llm.requests == []  # no HTTP LLM, no key needed
     (system, user, max_tokens, temperature) = asked[0]
-    assert "JSON" in system and "L01" in user and (max_tokens, temperature) == (2000, 0.2)
+    assert "JSON" in system
+    assert "L01" in user
+    assert (max_tokens, temperature) == (2000, 0.2)
     calls = await rows(sessions, LLMCall, LLMCall.judgment_execution_id == judgment.id)
     assert [
         (c.model, c.success, c.metadata_["provider"], c.metadata_["tokens_estimated"]) for c in calls
     ] == [("claude-sonnet-4", True, "sampling", True)]
-    assert calls[0].prompt_tokens > 0 and calls[0].cost_estimate_usd is not None
+    assert calls[0].prompt_tokens > 0
+    assert calls[0].cost_estimate_usd is not None
 
 
 async def test_a_sampling_function_that_fails_degrades_like_an_unreachable_llm(
@@ -290,7 +315,8 @@ async def test_a_sampling_function_that_fails_degrades_like_an_unreachable_llm(
         raise RuntimeError("client refused sampling")
 
     judgment = await make_engine().execute(tenant.operator, request(defect_input(0.055)), sample=sample)
-    assert judgment.method_used == "rule_only" and judgment.degraded is not None
+    assert judgment.method_used == "rule_only"
+    assert judgment.degraded is not None
     calls = await rows(sessions, LLMCall, LLMCall.judgment_execution_id == judgment.id)
     assert [(c.success, c.error_message) for c in calls] == [
         (False, "sampling failed: RuntimeError: client refused sampling")
@@ -304,8 +330,6 @@ async def test_deferred_sampling_ends_the_call_unrecorded_and_the_answered_rerun
     engine = make_engine()
 
     async def defer(system: str, user: str, max_tokens: int, temperature: float) -> SampledText:
-        from hub.judgment import LLMRequest
-
         raise SamplingDeferred(LLMRequest(system, user, "client", temperature, max_tokens))
 
     with pytest.raises(SamplingDeferred) as deferred:
@@ -359,14 +383,14 @@ async def test_a_forced_cache_policy_without_an_entry_is_not_found(
 async def test_the_rule_set_can_be_chosen_by_target_kpi_or_id(
     sessions: async_sessionmaker[AsyncSession], make_engine: EngineFactory
 ) -> None:
-    from hub.judgment import JudgmentRequest, RulesetSelector
 
     tenant = await tenant_with_rules(sessions)
     engine = make_engine()
     by_kpi = await engine.execute(
         tenant.operator, JudgmentRequest(defect_input(0.09), RulesetSelector(target_kpi="defect_rate"))
     )
-    assert by_kpi.rule_trace is not None and by_kpi.rule_trace["ruleset_name"] == "defect_rules"
+    assert by_kpi.rule_trace is not None
+    assert by_kpi.rule_trace["ruleset_name"] == "defect_rules"
     by_id = await engine.execute(
         tenant.operator,
         JudgmentRequest(
@@ -429,7 +453,8 @@ async def test_a_rule_that_throws_is_traced_and_the_other_rules_still_count(
     failed = judgment.rule_trace["failed_rules"]
     assert [(f["rule_id"], f["kind"]) for f in failed] == [("judge_broken", "ErrorRuntime")]
     assert failed[0]["line"] is not None
-    assert judgment.degraded is not None and "judge_broken" in judgment.degraded
+    assert judgment.degraded is not None
+    assert "judge_broken" in judgment.degraded
 
 
 async def test_a_script_that_does_not_compile_leaves_rule_only_with_an_unknown_result(
@@ -484,7 +509,8 @@ async def test_canary_routing_sends_each_line_and_shift_to_one_version_every_tim
     assert all(len(versions) == 1 for versions in seen.values())
     assert all(seen[(line, "day")] == {1} for line, _ in seen)  # the filter admits night shifts only
     night = [next(iter(v)) for (_, shift), v in seen.items() if shift == "night"]
-    assert 1 in night and 2 in night
+    assert 1 in night
+    assert 2 in night
 
 
 async def test_a_tenant_never_sees_or_judges_with_another_tenants_data(
@@ -499,8 +525,6 @@ async def test_a_tenant_never_sees_or_judges_with_another_tenants_data(
     with pytest.raises(NotFound):
         await engine.execute(theirs.operator, request(defect_input(0.09)))
     with pytest.raises(NotFound):
-        from hub.judgment import JudgmentRequest, RulesetSelector
-
         await engine.execute(
             theirs.operator, JudgmentRequest(defect_input(), RulesetSelector(ruleset_id=ruleset_id))
         )
@@ -517,7 +541,8 @@ async def test_a_tenant_never_sees_or_judges_with_another_tenants_data(
     other = await engine.execute(
         theirs.operator, request(defect_input(0.09), ruleset=None, method="llm_only")
     )
-    assert not mine.cache_hit and not other.cache_hit
+    assert not mine.cache_hit
+    assert not other.cache_hit
     assert await engine.invalidate_ruleset(theirs.id, ruleset_id) == 0
     assert (await engine.execute(ours.operator, request(defect_input(0.09)))).cache_hit
 
@@ -565,8 +590,10 @@ async def test_stats_count_results_methods_latency_cache_hits_and_llm_spend(
     assert stats.total == 4
     assert stats.by_result == {"critical": 3, "normal": 1}
     assert stats.by_method == {"rule_only": 2, "cache": 1, "hybrid": 1}
-    assert stats.cache_hits == 1 and stats.cache_hit_rate == 0.25
-    assert stats.latency_p50_ms is not None and stats.latency_p95_ms is not None
+    assert stats.cache_hits == 1
+    assert stats.cache_hit_rate == 0.25
+    assert stats.latency_p50_ms is not None
+    assert stats.latency_p95_ms is not None
     assert stats.latency_p50_ms <= stats.latency_p95_ms
     assert (stats.llm_calls, stats.llm_total_tokens) == (1, 160)
     assert stats.llm_cost_usd == Decimal("0.000700")

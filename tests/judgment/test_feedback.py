@@ -48,7 +48,8 @@ async def test_feedback_from_an_approver_becomes_a_validated_learning_sample(
     receipt = await engine.feedback(
         tenant.approver, judgment.id, "incorrect", corrected_result="critical", rating=2, comment="tool wear"
     )
-    assert receipt.is_validated and receipt.learning_sample_id is not None
+    assert receipt.is_validated
+    assert receipt.learning_sample_id is not None
     async with sessions() as session:
         feedback = await session.get_one(Feedback, receipt.feedback_id)
     assert (feedback.feedback_type, feedback.corrected_result, feedback.user_id) == (
@@ -57,9 +58,12 @@ async def test_feedback_from_an_approver_becomes_a_validated_learning_sample(
         tenant.approver.user_id,
     )
     (sample,) = await samples(sessions, judgment)
-    assert sample.source == "feedback" and sample.is_validated
-    assert sample.validated_by == tenant.approver.user_id and sample.validated_at == clock.now
-    assert sample.label["result"] == "critical" and sample.label["validated_by_expert"] is True
+    assert sample.source == "feedback"
+    assert sample.is_validated
+    assert sample.validated_by == tenant.approver.user_id
+    assert sample.validated_at == clock.now
+    assert sample.label["result"] == "critical"
+    assert sample.label["validated_by_expert"] is True
     assert sample.label["explanation"] == "tool wear"
     assert sample.input_features == judgment.input_data
 

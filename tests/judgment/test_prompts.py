@@ -33,7 +33,9 @@ def test_the_spec_template_renders_with_and_without_historical_data() -> None:
     )
     data = {"input_data": defect_input().as_dict()}
     without = renderer.render(template, data).user_prompt
-    assert "라인: L01" in without and "불량률: 0.073%" in without and "최근 7일" not in without
+    assert "라인: L01" in without
+    assert "불량률: 0.073%" in without
+    assert "최근 7일" not in without
     with_history = renderer.render(
         template, {**data, "historical_data": {"avg_defect_rate_7d": 4.1}}
     ).user_prompt
@@ -77,7 +79,7 @@ async def test_a_tenant_without_templates_lists_the_built_in_default(
     tenant = await make_tenant(sessions)
     (info,) = await engine.list_prompts(tenant.operator)
     assert (info.name, info.builtin) == ("judgment_default", True)
-    assert [(a.name, a.required) for a in info.arguments][0] == ("input_data", True)
+    assert next((a.name, a.required) for a in info.arguments) == ("input_data", True)
     rendered = await engine.get_prompt(
         tenant.operator, "judgment_default", {"input_data": '{"line_code": "L09", "metrics": {}}'}
     )
@@ -103,11 +105,9 @@ async def test_active_templates_are_listed_and_rendered_by_name_in_the_tenants_l
     rendered = await engine.get_prompt(
         tenant.operator, "defect_analysis", {"input_data": '{"line_code": "L01"}'}
     )
-    assert (
-        rendered.locale == "ko-KR"
-        and "라인: L01" in rendered.user_prompt
-        and rendered.label == "defect_analysis_v3"
-    )
+    assert rendered.locale == "ko-KR"
+    assert "라인: L01" in rendered.user_prompt
+    assert rendered.label == "defect_analysis_v3"
     english = await engine.get_prompt(
         tenant.operator, "defect_analysis", {"input_data": '{"line_code": "L01"}'}, locale="en-US"
     )
@@ -132,10 +132,8 @@ async def test_the_judgment_uses_the_tenants_template_and_its_model_config(
     )
     judgment = await engine.execute(tenant.operator, request(defect_input(), ruleset=None))
     assert judgment.method_used == "llm_only"
-    assert (
-        judgment.llm_metadata is not None
-        and judgment.llm_metadata["prompt_template_id"] == "defect_analysis_v1"
-    )
+    assert judgment.llm_metadata is not None
+    assert judgment.llm_metadata["prompt_template_id"] == "defect_analysis_v1"
     body = llm.requests[0]
     assert (body["model"], body["temperature"], body["max_tokens"]) == ("valid", 0.1, 300)
     assert body["messages"][0]["content"].startswith("Be brief.")

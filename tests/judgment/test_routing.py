@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from hub.judgment.routing import DeploymentView, bucket_of, choose_version
+from hub.judgment.routing import DeploymentView, Route, bucket_of, choose_version
 
 ACTIVE = DeploymentView(version=3, status="active", order=1)
 
@@ -54,9 +54,10 @@ def test_the_target_filter_limits_the_canary_to_its_lines_shifts_and_categories(
         ACTIVE,
         canary(None, {"line_codes": ["L01", "L02"], "shift": "night", "product_categories": ["A"]}),
     ]
-    pick = lambda line, shift, ctx: choose_version(
-        dep, ruleset_key="rs", line_code=line, shift=shift, context=ctx
-    )  # noqa: E731
+
+    def pick(line: str, shift: str, ctx: dict[str, object]) -> Route | None:
+        return choose_version(dep, ruleset_key="rs", line_code=line, shift=shift, context=ctx)
+
     assert pick("L01", "night", {"product_category": "A"}).canary  # type: ignore[union-attr]
     assert not pick("L03", "night", {"product_category": "A"}).canary  # type: ignore[union-attr]
     assert not pick("L01", "day", {"product_category": "A"}).canary  # type: ignore[union-attr]
@@ -74,7 +75,8 @@ def test_user_groups_in_the_filter_need_a_matching_group() -> None:
 
 def test_a_canary_without_percentage_or_filter_takes_no_traffic() -> None:
     route = choose_version([ACTIVE, canary(None)], ruleset_key="rs", line_code="L01", shift="day")
-    assert route is not None and (route.version, route.canary) == (3, False)
+    assert route is not None
+    assert (route.version, route.canary) == (3, False)
 
 
 def test_the_newest_active_deployment_wins_and_the_fallback_stands_in_for_none() -> None:

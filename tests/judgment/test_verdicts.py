@@ -46,7 +46,8 @@ def test_invalid_answers_are_rejected_with_a_reason(text: str, reason: str) -> N
 def test_agreement_keeps_the_result_with_the_higher_confidence() -> None:
     combined = combine(Verdict("warning", 0.5, "rules", ("a",)), Verdict("warning", 0.9, "llm", ("a", "b")))
     assert (combined.result, combined.confidence, combined.actions) == ("warning", 0.9, ("a", "b"))
-    assert "rules" in combined.explanation and "llm" in combined.explanation
+    assert "rules" in combined.explanation
+    assert "llm" in combined.explanation
 
 
 def test_disagreement_takes_the_more_confident_side_and_a_tie_the_more_severe() -> None:
