@@ -11,19 +11,23 @@ import time
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Protocol
 
 import anyio
+import mcp.types as types
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from hub import __version__
 from hub.config import HubConfig, load_config
 from hub.dispatch import Dispatcher
-from hub.identity import Caller
+from hub.identity import SYSTEM, Caller
+from hub.secrets import CredentialCipher
 from hub.settings import Settings
 from hub.store import accounts, toolrows
 from hub.store.calllog import CallLog
 from hub.store.db import create_engine, create_sessionmaker
-from hub.tools import status
+from hub.tools import servers, status
+from hub.upstreams import UpstreamRegistry
 
 __all__ = ["App", "open_app"]
 
@@ -32,6 +36,16 @@ log = logging.getLogger(__name__)
 # How long a resolved API key is trusted before it is looked up again: a revoked key stops
 # working within this many seconds, and a busy HTTP face does not query the database per request.
 AUTH_CACHE_SECONDS = 10.0
+
+
+class PromptProvider(Protocol):
+    """Serves the hub's own MCP prompts (the judgment family plugs in here)."""
+
+    async def list(self, caller: Caller) -> list[types.Prompt]: ...
+
+    async def get(
+        self, caller: Caller, name: str, arguments: dict[str, str]
+    ) -> types.GetPromptResult | None: ...
 
 
 class App:
@@ -59,10 +73,15 @@ class App:
             log_output_max_bytes=settings.log_output_max_bytes,
             redact_keys=settings.redact_keys,
         )
+        self.cipher = CredentialCipher.from_settings(settings)
+        self.upstreams = UpstreamRegistry(self)
+        self.dispatcher.router = self.upstreams
         self.dispatcher.add(status.tools())
+        self.dispatcher.add(servers.tools())
         self._tool_ids: dict[tuple[uuid.UUID, str, str], uuid.UUID] = {}
         self._auth_cache: dict[str, tuple[float, Caller]] = {}
         self._tool_lock = anyio.Lock()
+        self.prompt_provider: PromptProvider | None = None
 
     # -- identity ----------------------------------------------------------------------------
 
@@ -128,8 +147,21 @@ class App:
                 for name, tid in ids.items():
                     self._tool_ids[(tenant_id, toolrows.HUB_SERVER_NAME, name)] = tid
 
+    async def own_prompts(self, caller: Caller) -> list[types.Prompt]:
+        """Prompts the hub itself serves (the active judgment prompt templates)."""
+        provider = self.prompt_provider
+        return await provider.list(caller) if provider is not None else []
+
+    async def get_own_prompt(
+        self, caller: Caller, name: str, arguments: dict[str, str]
+    ) -> types.GetPromptResult | None:
+        """One of the hub's own prompts, rendered; ``None`` when the name is not the hub's."""
+        provider = self.prompt_provider
+        return await provider.get(caller, name, arguments) if provider is not None else None
+
     async def aclose(self) -> None:
-        """Write what the call log holds and close the database."""
+        """Stop the upstreams, write what the call log holds and close the database."""
+        await self.upstreams.aclose()
         await self.calllog.aclose()
         await self.engine.dispose()
 
@@ -152,7 +184,10 @@ async def open_app(
     app = App(settings, config, engine, sessions, calllog)
     async with anyio.create_task_group() as tg:
         tg.start_soon(calllog.run)
+        await tg.start(app.upstreams.run)
         await app.start()
+        await app.upstreams.load()
+        await app.upstreams.apply_config(config, SYSTEM)
         try:
             yield app
         finally:

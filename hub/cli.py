@@ -35,9 +35,20 @@ cli = typer.Typer(
 db_cli = typer.Typer(help="Create, upgrade or downgrade the hub's database.", no_args_is_help=True)
 keys_cli = typer.Typer(help="Make and revoke API keys.", no_args_is_help=True)
 config_cli = typer.Typer(help="Check mcp.json.", no_args_is_help=True)
+users_cli = typer.Typer(help="Add users to a tenant.", no_args_is_help=True)
 cli.add_typer(db_cli, name="db")
 cli.add_typer(keys_cli, name="keys")
 cli.add_typer(config_cli, name="config")
+cli.add_typer(users_cli, name="users")
+
+
+class Role(StrEnum):
+    """Roles of the core schema's RBAC matrix."""
+
+    admin = "admin"
+    approver = "approver"
+    operator = "operator"
+    viewer = "viewer"
 
 
 class Transport(StrEnum):
@@ -117,8 +128,7 @@ def db_upgrade(revision: Annotated[str, typer.Option(help="target revision")] = 
     from hub.store import migrate
 
     settings = _settings()
-    message = _run(lambda: migrate.upgrade(settings.resolved_database_url(), revision))
-    typer.echo(message or "database upgraded")
+    typer.echo(_run(lambda: migrate.upgrade(settings.resolved_database_url(), revision)).message)
 
 
 @db_cli.command("downgrade")
@@ -127,8 +137,7 @@ def db_downgrade(revision: Annotated[str, typer.Option(help="target revision")] 
     from hub.store import migrate
 
     settings = _settings()
-    message = _run(lambda: migrate.downgrade(settings.resolved_database_url(), revision))
-    typer.echo(message or "database downgraded")
+    typer.echo(_run(lambda: migrate.downgrade(settings.resolved_database_url(), revision)).message)
 
 
 @db_cli.command("current")
@@ -187,6 +196,43 @@ def keys_revoke(
 
     _run(revoke)
     typer.echo(f"revoked {prefix}")
+
+
+@users_cli.command("add")
+def users_add(
+    username: Annotated[str, typer.Option(help="login name, unique in the tenant")],
+    email: Annotated[str, typer.Option(help="e-mail address, unique in the tenant")],
+    role: Annotated[Role, typer.Option(help="RBAC role")] = Role.viewer,
+    tenant: Annotated[str, typer.Option(help="tenant name")] = "demo",
+    permission: Annotated[
+        list[str] | None, typer.Option(help="an extra permission, e.g. mcp:read (repeatable)")
+    ] = None,
+) -> None:
+    """Add a user (who then gets API keys with `hub keys create`)."""
+    from hub.store import accounts, migrate
+    from hub.store.db import create_engine, create_sessionmaker
+
+    settings = _settings()
+
+    async def add() -> dict[str, Any]:
+        url = settings.resolved_database_url()
+        await migrate.upgrade(url)
+        engine = create_engine(url)
+        try:
+            async with create_sessionmaker(engine)() as session, session.begin():
+                return await accounts.create_user(
+                    session,
+                    tenant=tenant,
+                    username=username,
+                    email=email,
+                    role=role.value,
+                    permissions=permission,
+                )
+        finally:
+            await engine.dispose()
+
+    row = _run(add)
+    typer.echo(f"added {row['username']} ({row['role']}) to {tenant}: {row['id']}")
 
 
 @config_cli.command("check")

@@ -141,6 +141,7 @@ class Dispatcher:
         meta: Mapping[str, Any] | None = None,
         progress: ProgressFn | None = None,
         sample: SampleFn | None = None,
+        forwarder: object | None = None,
         raise_not_found: bool = True,
     ) -> CallOutcome:
         """Run one call to the end; every failure comes back in ``CallOutcome.error``.
@@ -152,7 +153,7 @@ class Dispatcher:
         started = time.perf_counter()
         trace_id = trace_id_from_meta(meta)
         args = dict(arguments or {})
-        ctx = ToolContext(caller, self._app, trace_id, progress, sample, dict(meta or {}))
+        ctx = ToolContext(caller, self._app, trace_id, progress, sample, dict(meta or {}), forwarder)
         spec = self._own.get(name)
         routed = None if spec is not None else (self.router.resolve(caller, name) if self.router else None)
         if spec is None and routed is None:

@@ -16,12 +16,15 @@ import orjson
 from mcp.server.context import ServerRequestContext
 from mcp.server.lowlevel import NotificationOptions, Server
 from mcp.shared.exceptions import MCPDeprecationWarning, MCPError
+from mcp.shared.message import ServerMessageMetadata
+from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 
 from hub import __version__
 from hub.app import App
 from hub.dispatch import CallOutcome
-from hub.errors import AuthError, HubError, NotFound
+from hub.errors import AuthError, HubError, NotFound, PermissionDenied
 from hub.identity import Caller
+from hub.proxy import Forwarder
 from hub.tools.base import SampledText, SampleFn, ToolSpec
 
 __all__ = ["CALLER_SCOPE_KEY", "build_server", "caller_of", "to_mcp_error"]
@@ -33,6 +36,15 @@ INSTRUCTIONS = (
     "One MCP endpoint for manufacturing judgments, rules, workflows, data connectors and every "
     "registered upstream MCP server. Upstream tools appear as <prefix>__<tool>."
 )
+
+
+def _require(caller: Caller, permission: str) -> None:
+    if not caller.can(permission):
+        raise to_mcp_error(
+            PermissionDenied(
+                f"role '{caller.role}' of user '{caller.username}' lacks permission '{permission}'"
+            )
+        )
 
 
 def to_mcp_error(exc: HubError) -> MCPError:
@@ -128,19 +140,202 @@ def sampler_for(ctx: ServerRequestContext[Any, Any]) -> SampleFn | None:
     return sample
 
 
+def forwarder_for(ctx: ServerRequestContext[Any, Any]) -> Forwarder | None:
+    """How an upstream's requests during this call reach the calling client, as far as it can take them."""
+    session = ctx.session
+    if not session.can_send_request:
+        return None
+    caps = session.client_capabilities
+    related = ServerMessageMetadata(related_request_id=ctx.request_id)
+
+    async def sampling(
+        params: types.CreateMessageRequestParams,
+    ) -> types.CreateMessageResult | types.ErrorData:
+        try:
+            return await session.send_request(
+                types.CreateMessageRequest(params=params), types.CreateMessageResult, metadata=related
+            )
+        except MCPError as exc:
+            return exc.error
+
+    async def elicitation(params: types.ElicitRequestParams) -> types.ElicitResult | types.ErrorData:
+        try:
+            return await session.send_request(
+                types.ElicitRequest(params=params), types.ElicitResult, metadata=related
+            )
+        except MCPError as exc:
+            return exc.error
+
+    async def roots() -> types.ListRootsResult | types.ErrorData:
+        try:
+            return await session.send_request(
+                types.ListRootsRequest(), types.ListRootsResult, metadata=related
+            )
+        except MCPError as exc:
+            return exc.error
+
+    async def log(params: types.LoggingMessageNotificationParams) -> None:
+        await session.send_notification(types.LoggingMessageNotification(params=params), ctx.request_id)
+
+    return Forwarder(
+        # One connection is one client: the SDK makes a session object per request but keeps the
+        # connection, so the connection identifies the owner of in-flight calls.
+        owner=getattr(session, "_connection", session),
+        sampling=sampling if caps is not None and caps.sampling is not None else None,
+        elicitation=elicitation if caps is not None and caps.elicitation is not None else None,
+        roots=roots if caps is not None and caps.roots is not None else None,
+        log=log,
+    )
+
+
+class ListChangedNotifier:
+    """Tells connected handshake-era clients of a tenant that the lists changed."""
+
+    def __init__(self) -> None:
+        self._sessions: dict[int, tuple[Any, Any]] = {}
+
+    def track(self, tenant_id: Any, ctx: ServerRequestContext[Any, Any]) -> None:
+        """Remember the connection a request came on."""
+        if ctx.protocol_version in MODERN_PROTOCOL_VERSIONS:
+            return
+        key = id(getattr(ctx.session, "_connection", ctx.session))
+        self._sessions[key] = (tenant_id, ctx.session)
+
+    async def notify(self, tenant_id: Any) -> None:
+        """Send tools/prompts/resources list_changed to every tracked connection of the tenant."""
+        for key, (tid, session) in list(self._sessions.items()):
+            if tid != tenant_id:
+                continue
+            try:
+                await session.send_tool_list_changed()
+                await session.send_prompt_list_changed()
+                await session.send_resource_list_changed()
+            except Exception:
+                # The connection is gone; forget it.
+                self._sessions.pop(key, None)
+
+
 def build_server(app: App) -> Server[Any]:
     """The MCP server of one hub."""
+    notifier = ListChangedNotifier()
+    app.upstreams.listeners.append(notifier.notify)
 
     async def list_tools(
         ctx: ServerRequestContext[Any, Any], params: types.PaginatedRequestParams | None
     ) -> types.ListToolsResult:
         caller = await caller_of(app, ctx)
+        notifier.track(caller.tenant_id, ctx)
         tools = [tool_of(s) for s in app.dispatcher.visible_own_tools(caller)]
+        tools.extend(app.upstreams.tools_for(caller))
         return types.ListToolsResult(tools=tools)
+
+    async def list_resources(
+        ctx: ServerRequestContext[Any, Any], params: types.PaginatedRequestParams | None
+    ) -> types.ListResourcesResult:
+        caller = await caller_of(app, ctx)
+        _require(caller, "mcp:read")
+        return types.ListResourcesResult(resources=app.upstreams.resources_for(caller))
+
+    async def list_templates(
+        ctx: ServerRequestContext[Any, Any], params: types.PaginatedRequestParams | None
+    ) -> types.ListResourceTemplatesResult:
+        caller = await caller_of(app, ctx)
+        _require(caller, "mcp:read")
+        return types.ListResourceTemplatesResult(resource_templates=app.upstreams.templates_for(caller))
+
+    async def read_resource(
+        ctx: ServerRequestContext[Any, Any], params: types.ReadResourceRequestParams
+    ) -> types.ReadResourceResult | types.InputRequiredResult:
+        caller = await caller_of(app, ctx)
+        _require(caller, "mcp:read")
+        try:
+            live, uri = app.upstreams.route_uri(caller, str(params.uri))
+            result = await live.upstream.read_resource(
+                uri,
+                meta=dict(params.meta) if params.meta else None,
+                forwarder=forwarder_for(ctx),
+                input_responses=params.input_responses,
+                request_state=params.request_state,
+            )
+        except HubError as exc:
+            raise to_mcp_error(exc) from exc
+        return result
+
+    async def list_prompts(
+        ctx: ServerRequestContext[Any, Any], params: types.PaginatedRequestParams | None
+    ) -> types.ListPromptsResult:
+        caller = await caller_of(app, ctx)
+        notifier.track(caller.tenant_id, ctx)
+        prompts = list(await app.own_prompts(caller)) if caller.can("mcp:read") else []
+        if caller.can("mcp:read"):
+            prompts.extend(app.upstreams.prompts_for(caller))
+        return types.ListPromptsResult(prompts=prompts)
+
+    async def get_prompt(
+        ctx: ServerRequestContext[Any, Any], params: types.GetPromptRequestParams
+    ) -> types.GetPromptResult | types.InputRequiredResult:
+        caller = await caller_of(app, ctx)
+        _require(caller, "mcp:read")
+        try:
+            own = await app.get_own_prompt(caller, params.name, dict(params.arguments or {}))
+            if own is not None:
+                return own
+            live, name = app.upstreams.route_prompt(caller, params.name)
+            return await live.upstream.get_prompt(
+                name,
+                params.arguments,
+                meta=dict(params.meta) if params.meta else None,
+                forwarder=forwarder_for(ctx),
+                input_responses=params.input_responses,
+                request_state=params.request_state,
+            )
+        except HubError as exc:
+            raise to_mcp_error(exc) from exc
+
+    async def complete(
+        ctx: ServerRequestContext[Any, Any], params: types.CompleteRequestParams
+    ) -> types.CompleteResult:
+        caller = await caller_of(app, ctx)
+        _require(caller, "mcp:read")
+        ref = params.ref
+        try:
+            if isinstance(ref, types.PromptReference):
+                live, name = app.upstreams.route_prompt(caller, ref.name)
+                ref = ref.model_copy(update={"name": name})
+            else:
+                live, uri = app.upstreams.route_uri(caller, ref.uri)
+                ref = ref.model_copy(update={"uri": uri})
+            return await live.upstream.complete(ref, params.argument, params.context)
+        except HubError as exc:
+            raise to_mcp_error(exc) from exc
+
+    async def subscribe(
+        ctx: ServerRequestContext[Any, Any], params: types.SubscribeRequestParams
+    ) -> types.EmptyResult:
+        caller = await caller_of(app, ctx)
+        _require(caller, "mcp:read")
+        try:
+            live, uri = app.upstreams.route_uri(caller, str(params.uri))
+            await live.upstream.subscribe(uri)
+        except HubError as exc:
+            raise to_mcp_error(exc) from exc
+        return types.EmptyResult()
+
+    async def unsubscribe(
+        ctx: ServerRequestContext[Any, Any], params: types.UnsubscribeRequestParams
+    ) -> types.EmptyResult:
+        caller = await caller_of(app, ctx)
+        _require(caller, "mcp:read")
+        try:
+            live, uri = app.upstreams.route_uri(caller, str(params.uri))
+            await live.upstream.unsubscribe(uri)
+        except HubError as exc:
+            raise to_mcp_error(exc) from exc
+        return types.EmptyResult()
 
     async def call_tool(
         ctx: ServerRequestContext[Any, Any], params: types.CallToolRequestParams
-    ) -> types.CallToolResult:
+    ) -> types.CallToolResult | types.InputRequiredResult:
         caller = await caller_of(app, ctx)
         meta = dict(params.meta) if params.meta else None
 
@@ -149,7 +344,13 @@ def build_server(app: App) -> Server[Any]:
 
         try:
             outcome = await app.dispatcher.call(
-                caller, params.name, params.arguments, meta=meta, progress=progress, sample=sampler_for(ctx)
+                caller,
+                params.name,
+                params.arguments,
+                meta=meta,
+                progress=progress,
+                sample=sampler_for(ctx),
+                forwarder=forwarder_for(ctx),
             )
         except NotFound as exc:
             raise MCPError(-32602, f"Unknown tool: {params.name}", {"kind": "NotFound"}) from exc
@@ -157,7 +358,7 @@ def build_server(app: App) -> Server[Any]:
             raise to_mcp_error(exc) from exc
         if outcome.passthrough is not None:
             payload = outcome.passthrough.payload
-            assert isinstance(payload, types.CallToolResult)
+            assert isinstance(payload, types.CallToolResult | types.InputRequiredResult)
             return payload
         return result_of(outcome)
 
@@ -167,6 +368,14 @@ def build_server(app: App) -> Server[Any]:
         instructions=INSTRUCTIONS,
         on_list_tools=list_tools,
         on_call_tool=call_tool,
+        on_list_resources=list_resources,
+        on_list_resource_templates=list_templates,
+        on_read_resource=read_resource,
+        on_subscribe_resource=subscribe,
+        on_unsubscribe_resource=unsubscribe,
+        on_list_prompts=list_prompts,
+        on_get_prompt=get_prompt,
+        on_completion=complete,
     )
     # Callers are told when the tool list changes (upstreams come and go, rule sets deploy).
     server.create_initialization_options = functools.partial(  # type: ignore[method-assign]

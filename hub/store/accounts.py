@@ -9,12 +9,12 @@ from typing import Any
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from hub.errors import AuthError, NotFound
+from hub.errors import AuthError, Conflict, NotFound
 from hub.identity import Caller, ensure_usable, hash_api_key, new_api_key, same_hash, split_api_key
 from hub.store.audit import record_audit
 from hub.store.models import Base
 
-__all__ = ["caller_for_user", "create_api_key", "resolve_api_key", "revoke_api_key"]
+__all__ = ["caller_for_user", "create_api_key", "create_user", "resolve_api_key", "revoke_api_key"]
 
 _t = Base.metadata.tables
 
@@ -146,3 +146,69 @@ async def resolve_api_key(session: AsyncSession, key: str) -> Caller:
         actor_type="api",
         api_key_prefix=prefix,
     )
+
+
+async def create_user(
+    session: AsyncSession,
+    *,
+    tenant: str,
+    username: str,
+    email: str,
+    role: str,
+    password: str | None = None,
+    permissions: list[str] | None = None,
+    actor: Caller | None = None,
+) -> dict[str, Any]:
+    """Add a user to a tenant (audited); the password, when given, is stored as a bcrypt hash."""
+    import bcrypt
+
+    tenants, users = _t["tenants"], _t["users"]
+    tenant_id = (await session.execute(select(tenants.c.id).where(tenants.c.name == tenant))).scalar()
+    if tenant_id is None:
+        raise NotFound(f"no tenant named '{tenant}'")
+    taken = (
+        await session.execute(
+            select(users.c.id).where(
+                users.c.tenant_id == tenant_id, (users.c.username == username) | (users.c.email == email)
+            )
+        )
+    ).first()
+    if taken is not None:
+        raise Conflict(f"tenant '{tenant}' already has a user with username '{username}' or email '{email}'")
+    # A user who logs in only with API keys gets an unusable random password.
+    secret = password if password is not None else uuid.uuid4().hex + uuid.uuid4().hex
+    now = datetime.now(UTC)
+    row: dict[str, Any] = {
+        "id": uuid.uuid4(),
+        "tenant_id": tenant_id,
+        "email": email,
+        "username": username,
+        "password_hash": bcrypt.hashpw(secret.encode(), bcrypt.gensalt()).decode(),
+        "role": role,
+        "permissions": list(permissions or []),
+        "created_at": now,
+        "updated_at": now,
+    }
+    await session.execute(insert(users).values(**row))
+    public = {k: v for k, v in row.items() if k != "password_hash"}
+    await record_audit(
+        session,
+        caller=actor
+        or Caller.of(tenant_id=tenant_id, tenant_name=tenant, user_id=None, username="system", role="admin"),
+        action="create",
+        resource_type="user",
+        resource_id=row["id"],
+        after=public,
+        tenant_id=tenant_id,
+        actor_type="system" if actor is None else None,
+    )
+    return public
+
+
+async def tenant_id_of(session: AsyncSession, tenant: str) -> uuid.UUID:
+    """The id of a tenant by name; ``NotFound`` when there is none."""
+    tenants = _t["tenants"]
+    found = (await session.execute(select(tenants.c.id).where(tenants.c.name == tenant))).scalar()
+    if found is None:
+        raise NotFound(f"no tenant named '{tenant}'")
+    return uuid.UUID(str(found))

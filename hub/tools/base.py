@@ -54,6 +54,8 @@ class ToolContext:
     progress: ProgressFn | None = None
     sample: SampleFn | None = None
     meta: Mapping[str, Any] = field(default_factory=dict)
+    # How an upstream's requests during this call reach the caller (a hub.proxy.Forwarder).
+    forwarder: object | None = None
 
 
 ToolHandler = Callable[[ToolContext, JSONObject], Awaitable[Any]]
