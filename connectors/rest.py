@@ -322,21 +322,22 @@ def _parse_retry_after(value: str) -> float | None:
 
 
 def _decode(status: int, content_type: str, body: bytes, elapsed: float, attempts: int) -> RestResponse:
-    mime = content_type.split(";")[0].strip().lower()
-    if mime == "application/json" or mime.endswith("+json"):
+    mime, _, params = content_type.partition(";")
+    mime = mime.strip().lower()
+    is_json = mime == "application/json" or mime.endswith("+json")
+    if is_json:
         try:
             return RestResponse(
                 status, content_type, jsonlib.loads(body or b"null"), "json", elapsed, attempts
             )
         except ValueError:
             pass  # a server that lies about JSON still gets its text returned
-    if (
-        mime.startswith("text/")
-        or mime in ("", "application/xml", "application/javascript")
-        or mime.endswith("+xml")
-    ):
+    textual = (
+        mime.startswith("text/") or mime.endswith(("+xml", "/xml", "/javascript")) or is_json or not mime
+    )
+    if textual:
         charset = "utf-8"
-        for param in content_type.split(";")[1:]:
+        for param in params.split(";"):
             name, _, value = param.partition("=")
             if name.strip().lower() == "charset":
                 charset = value.strip().strip('"') or charset
