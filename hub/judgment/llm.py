@@ -23,6 +23,7 @@ __all__ = [
     "LLMProvider",
     "LLMRequest",
     "SampleFn",
+    "Sampled",
     "SampledText",
     "SamplingDeferred",
     "ask_for_verdict",
@@ -41,8 +42,26 @@ class SampledText:
     completion_tokens: int | None = None
 
 
-SampleFn = Callable[[str, str, int, float], Awaitable[SampledText]]
-"""``sample(system_prompt, user_prompt, max_tokens, temperature)``, supplied by the MCP face per call."""
+class Sampled(Protocol):
+    """What a sampling answer must offer; ``SampledText`` and the MCP face's own value both do."""
+
+    @property
+    def text(self) -> str:
+        """The model's answer."""
+        ...
+
+    @property
+    def model(self) -> str | None:
+        """The model the client used, if it said."""
+        ...
+
+
+SampleFn = Callable[[str, str, int, float], Awaitable[Sampled]]
+"""``sample(system_prompt, user_prompt, max_tokens, temperature)``, supplied by the MCP face per call.
+
+Typed structurally so the MCP face can hand over its own callable and answer type unchanged; token
+counts are read only from ``SampledText`` and estimated otherwise.
+"""
 
 
 class SamplingDeferred(HubError):

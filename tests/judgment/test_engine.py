@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from collections.abc import AsyncIterator, Callable
 from decimal import Decimal
 from typing import Any
@@ -336,12 +337,22 @@ async def test_deferred_sampling_ends_the_call_unrecorded_and_the_answered_rerun
         await engine.execute(tenant.operator, request(defect_input(0.055)), sample=defer)
     assert await rows(sessions, JudgmentExecution, JudgmentExecution.tenant_id == tenant.id) == []
 
-    async def answered(system: str, user: str, max_tokens: int, temperature: float) -> SampledText:
+    @dataclass(frozen=True)
+    class ClientAnswer:
+        """The MCP face's own answer type: text and model, no token counts."""
+
+        text: str
+        model: str
+        stop_reason: str | None = None
+
+    async def answered(system: str, user: str, max_tokens: int, temperature: float | None) -> ClientAnswer:
         assert user == deferred.value.request.user_prompt
-        return SampledText('{"result": "normal", "confidence": 0.95, "explanation": "noise"}')
+        return ClientAnswer('{"result": "normal", "confidence": 0.95, "explanation": "noise"}', "client-model")
 
     judgment = await engine.execute(tenant.operator, request(defect_input(0.055)), sample=answered)
     assert (judgment.method_used, judgment.result) == ("hybrid", "normal")
+    calls = await rows(sessions, LLMCall, LLMCall.judgment_execution_id == judgment.id)
+    assert [(c.model, c.metadata_["tokens_estimated"]) for c in calls] == [("client-model", True)]
 
 
 async def test_llm_only_judges_without_a_rule_set(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import anyio
 
 from hub.errors import HubError, LLMError
-from hub.judgment.llm import Completion, LLMRequest, SampleFn, SamplingDeferred
+from hub.judgment.llm import Completion, LLMRequest, SampledText, SampleFn, SamplingDeferred
 
 __all__ = ["SamplingProvider"]
 
@@ -38,9 +38,12 @@ class SamplingProvider:
             raise LLMError(f"sampling failed: {exc}") from exc
         except Exception as exc:  # the callable is the MCP face's code; whatever it raises means "no answer"
             raise LLMError(f"sampling failed: {type(exc).__name__}: {exc}") from exc
+        prompt_tokens = completion_tokens = None
+        if isinstance(sampled, SampledText):
+            prompt_tokens, completion_tokens = sampled.prompt_tokens, sampled.completion_tokens
         return Completion(
             text=sampled.text,
             model=sampled.model or "client-sampling",
-            prompt_tokens=sampled.prompt_tokens,
-            completion_tokens=sampled.completion_tokens,
+            prompt_tokens=prompt_tokens,
+            completion_tokens=completion_tokens,
         )
