@@ -18,6 +18,7 @@ from typing import Any, Final, Protocol
 
 from hub.errors import RuleError
 from hub.judgment.verdicts import RESULTS, SEVERITY, Verdict
+from hub.rules.rhai.errors import RhaiError
 
 __all__ = [
     "RuleFailure",
@@ -240,6 +241,10 @@ class RuleRunner:
             except _InvalidRuleResult as exc:
                 failures.append(RuleFailure(name, "InvalidResult", str(exc)))
                 continue
+            except RecursionError:
+                # The sandbox's call-level limit should come first; Python's own stack is the backstop.
+                failures.append(RuleFailure(name, "ErrorStackOverflow", "the rule recursed too deeply"))
+                continue
             hits.append(RuleHit(name, name.removeprefix("judge_"), verdict, _ms(t0, self._clock())))
         return RuleOutcome(
             ruleset_id,
@@ -253,14 +258,11 @@ class RuleRunner:
         )
 
 
-def _failure(rule_id: str, exc: Exception) -> RuleFailure:
-    kind = str(getattr(exc, "kind", type(exc).__name__))
-    line = getattr(exc, "line", None)
-    column = getattr(exc, "column", None)
-    return RuleFailure(
-        rule_id,
-        kind,
-        str(exc),
-        line if isinstance(line, int) else None,
-        column if isinstance(column, int) else None,
-    )
+def _failure(rule_id: str, exc: RuleError) -> RuleFailure:
+    if isinstance(exc, RhaiError):
+        # The innermost error names what went wrong; ErrorInFunctionCall wrappers only say where.
+        root = exc.root
+        line = root.line if root.line is not None else exc.line
+        column = root.column if root.line is not None else exc.column
+        return RuleFailure(rule_id, root.kind, str(exc), line, column)
+    return RuleFailure(rule_id, type(exc).__name__, str(exc))
