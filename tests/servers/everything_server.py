@@ -24,7 +24,8 @@ import warnings
 import wave
 import zlib
 from collections import deque
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -146,6 +147,19 @@ def ask_name(message: str = "What is your name?") -> types.ElicitRequest:
     return elicit(
         message, {"type": "object", "properties": {"name": {"type": "string"}}, "required": ["name"]}
     )
+
+
+@contextmanager
+def deprecated_on_purpose() -> Iterator[None]:
+    """Silence the SDK's MCPDeprecationWarning for a feature the 2025-11-25 scenarios exist to test.
+
+    SEP-2577 deprecates logging (among others) as of 2026-07-28; the fixture must still serve it. The SDK
+    warns synchronously when the deprecated callable is called, so the block must hold no `await`:
+    `catch_warnings` swaps process-wide state that other tasks would otherwise see.
+    """
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", MCPDeprecationWarning)
+        yield
 
 
 def is_modern(ctx: Ctx) -> bool:
@@ -278,24 +292,25 @@ class EverythingServer(Server[Any]):
         self.subscriptions: set[str] = set()
         self.extra_tool = False
         self.extra_prompt = False
-        super().__init__(
-            NAME,
-            version="1.0.0",
-            instructions="Conformance fixture for the MCP hub.",
-            get_tool_input_schema=self.input_schema,
-            on_list_tools=self.list_tools,
-            on_call_tool=self.call_tool,
-            on_list_resources=self.list_resources,
-            on_list_resource_templates=self.list_resource_templates,
-            on_read_resource=self.read_resource,
-            on_subscribe_resource=self.subscribe,
-            on_unsubscribe_resource=self.unsubscribe,
-            on_subscriptions_listen=ListenHandler(self.bus),
-            on_list_prompts=self.list_prompts,
-            on_get_prompt=self.get_prompt,
-            on_completion=self.complete,
-            on_set_logging_level=self.set_logging_level,
-        )
+        with deprecated_on_purpose():  # `on_set_logging_level` warns at construction
+            super().__init__(
+                NAME,
+                version="1.0.0",
+                instructions="Conformance fixture for the MCP hub.",
+                get_tool_input_schema=self.input_schema,
+                on_list_tools=self.list_tools,
+                on_call_tool=self.call_tool,
+                on_list_resources=self.list_resources,
+                on_list_resource_templates=self.list_resource_templates,
+                on_read_resource=self.read_resource,
+                on_subscribe_resource=self.subscribe,
+                on_unsubscribe_resource=self.unsubscribe,
+                on_subscriptions_listen=ListenHandler(self.bus),
+                on_list_prompts=self.list_prompts,
+                on_get_prompt=self.get_prompt,
+                on_completion=self.complete,
+                on_set_logging_level=self.set_logging_level,
+            )
         # requestState leaves sealed and comes back verified, so a tampered state is refused with -32602.
         self.middleware.append(RequestStateBoundary(RequestStateSecurity.ephemeral(), default_audience=NAME))
         self.tools = {tool.definition.name: tool for tool in self.build_tools()}
@@ -665,7 +680,11 @@ class EverythingServer(Server[Any]):
     async def log(self, ctx: Ctx, level: types.LoggingLevel, message: str) -> None:
         """Send a log message on the calling request's stream when `level` passes the set level."""
         if LOG_LEVELS.index(level) >= LOG_LEVELS.index(self.log_level):
-            await ctx.session.send_log_message(level, message, logger=NAME, related_request_id=ctx.request_id)
+            with deprecated_on_purpose():
+                sending = ctx.session.send_log_message(
+                    level, message, logger=NAME, related_request_id=ctx.request_id
+                )
+            await sending
 
     # --- resources -------------------------------------------------------------------------------------------
 
@@ -832,9 +851,6 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=3001)
     args = parser.parse_args(argv)
-    # The fixture serves logging and sampling on purpose: the 2025-11-25 scenarios test exactly these
-    # features, which the SDK flags as deprecated for 2026-07-28. Only warnings raised by this module's calls.
-    warnings.filterwarnings("ignore", category=MCPDeprecationWarning, module=re.escape(__name__))
     server = EverythingServer()
     if args.transport == "stdio":
         anyio.run(serve_stdio, server)
