@@ -1,0 +1,1 @@
+"""Rule scripts: the Rhai interpreter that runs judgment rules."""

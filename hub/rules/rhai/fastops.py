@@ -1,0 +1,93 @@
+"""Generated closures for binary operators, specialised by operand shape (slot, constant, sub-tree).
+
+The source text is built only from the fixed operator table below and integer slot numbers, never from
+script text, and each shape is generated once per process.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from .errors import RhaiError
+from .values import INT_MAX, INT_MIN
+
+__all__ = ["make_binary"]
+
+Node = Callable[[list[Any]], Any]
+
+# Integer fast path per operator: a statement that returns when the result is certain.
+_INT_BODY = {
+    "+": "x = a + b\n            if MIN <= x <= MAX:\n                return x",
+    "-": "x = a - b\n            if MIN <= x <= MAX:\n                return x",
+    "*": "x = a * b\n            if MIN <= x <= MAX:\n                return x",
+    "<": "return a < b",
+    "<=": "return a <= b",
+    ">": "return a > b",
+    ">=": "return a >= b",
+    "==": "return a == b",
+    "!=": "return a != b",
+    "&": "return a & b",
+    "|": "return a | b",
+    "^": "return a ^ b",
+}
+_TEMPLATE = """
+def make(l, r, slow, line, col, KL, KR, MIN, MAX, RhaiError):
+    def node(f):
+        a = {A}
+        b = {B}
+        if type(a) is int and type(b) is int:
+            {BODY}
+        try:
+            return slow(f[0], a, b)
+        except RhaiError as e:
+            raise e.at(line, col)
+    return node
+"""
+_SLOW_TEMPLATE = """
+def make(l, r, slow, line, col, KL, KR, MIN, MAX, RhaiError):
+    def node(f):
+        a = {A}
+        b = {B}
+        try:
+            return slow(f[0], a, b)
+        except RhaiError as e:
+            raise e.at(line, col)
+    return node
+"""
+_MAKERS: dict[tuple[str, str, str], Callable[..., Node]] = {}
+
+
+def _operand(kind: str, side: str) -> str:
+    if kind == "node":
+        return f"{side.lower()}(f)"
+    if kind == "const":
+        return f"K{side}"
+    return f"f[{int(kind)}]"
+
+
+def make_binary(
+    op: str,
+    left: Node,
+    right: Node,
+    left_kind: str,
+    right_kind: str,
+    kl: Any,
+    kr: Any,
+    slow: Callable[[Any, Any, Any], Any],
+    line: int,
+    col: int,
+) -> Node:
+    """A closure computing ``left op right``; kinds are "node", "const" or a slot number as text."""
+    key = (op, left_kind, right_kind)
+    maker = _MAKERS.get(key)
+    if maker is None:
+        body = _INT_BODY.get(op)
+        template = _TEMPLATE if body is not None else _SLOW_TEMPLATE
+        src = template.format(A=_operand(left_kind, "L"), B=_operand(right_kind, "R"), BODY=body)
+        namespace: dict[str, Any] = {}
+        exec(compile(src, f"<rhai-op {op}>", "exec"), namespace)  # noqa: S102 - fixed templates only
+        maker = namespace["make"]
+        _MAKERS[key] = maker
+    node: Node = maker(left, right, slow, line, col, kl, kr, INT_MIN, INT_MAX, RhaiError)
+    return node

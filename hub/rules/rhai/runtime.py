@@ -1,0 +1,410 @@
+"""The run context and the shared run-time machinery: calls, indexing, properties and iteration."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any
+
+from .errors import SYSTEM_KINDS, RhaiError
+from .ops import fn_not_found
+from .stdlib.registry import NATIVES, Mut
+from .values import INT_MAX, UNBOUND, Cell, Char, FnPtr, Range, copy_value, display, type_of
+
+__all__ = [
+    "BreakSig",
+    "ContinueSig",
+    "Ctx",
+    "ExitSig",
+    "NOTHING",
+    "Frame",
+    "Iter",
+    "ReturnSig",
+    "ScriptFn",
+    "call_fnptr",
+    "call_native",
+    "call_script",
+    "error_value",
+    "get_index",
+    "get_prop",
+    "iterate",
+    "set_index",
+    "set_prop",
+]
+
+Frame = list[Any]
+Node = Callable[[Frame], Any]
+_INF = float("inf")
+_NOTHING: Any = object()
+NOTHING: Any = _NOTHING
+
+
+class BreakSig(Exception):
+    """``break`` unwinding to its loop."""
+
+    def __init__(self, value: Any = None) -> None:
+        self.value = value
+
+
+class ContinueSig(Exception):
+    """``continue`` unwinding to its loop."""
+
+
+class ReturnSig(Exception):
+    """``return`` unwinding to its function."""
+
+    def __init__(self, value: Any = None) -> None:
+        self.value = value
+
+
+class ExitSig(Exception):
+    """``exit(value)`` ending the whole run."""
+
+    def __init__(self, value: Any = None) -> None:
+        self.value = value
+
+
+CONTINUE = ContinueSig()
+
+
+class Iter:
+    """A lazy sequence a ``for`` loop can walk (``range(a, b, step)``, ``chars()``, ``bits()``)."""
+
+    __slots__ = ("items",)
+
+    def __init__(self, items: Iterable[Any]) -> None:
+        self.items = items
+
+
+class ScriptFn:
+    """A compiled script function; closures list the frame slots their captured cells go to."""
+
+    __slots__ = ("body", "name", "nparams", "pad", "param_slots", "this_type")
+
+    def __init__(self, name: str, nparams: int, nslots: int, param_slots: list[int] | None, this_type: str | None):
+        self.name = name
+        self.nparams = nparams
+        self.body: Node = _unlinked
+        self.pad = [None] * (nslots - 2 - (nparams if param_slots is None else 0))
+        self.param_slots = param_slots
+        self.this_type = this_type
+
+
+def _unlinked(f: Frame) -> Any:
+    raise RhaiError("ErrorSystem", "function body not compiled")
+
+
+class Ctx:
+    """State of one run: operation counter, call depth, limits, functions and the host scope."""
+
+    __slots__ = (
+        "caught",
+        "deadline",
+        "depth",
+        "engine",
+        "fns",
+        "globals",
+        "limit",
+        "max_array",
+        "max_depth",
+        "max_map",
+        "max_ops",
+        "max_string",
+        "max_vars",
+        "ops",
+        "opts",
+        "scope",
+        "step",
+    )
+
+    def __init__(self, engine: Any, fns: dict[tuple[str, int], ScriptFn], scope: Any) -> None:
+        opts = engine.options
+        self.engine = engine
+        self.opts = opts
+        self.fns = fns
+        self.scope = scope
+        self.ops = 0
+        self.depth = 0
+        self.max_ops = opts.max_operations or _INF
+        self.max_depth = opts.max_call_levels or 1_000_000
+        self.max_string = opts.max_string_size
+        self.max_array = opts.max_array_size
+        self.max_map = opts.max_map_size
+        self.max_vars = opts.max_variables
+        self.step = max(1, opts.check_every)
+        self.deadline = time.monotonic() + opts.max_seconds if opts.max_seconds else 0.0
+        self.limit = min(self.max_ops, self.step) if self.deadline else self.max_ops
+        self.globals: dict[str, Any] = {}
+        self.caught: RhaiError | None = None
+
+    def tick(self) -> None:
+        """Called when the counter passes ``limit``: enforce the operation and wall-clock limits."""
+        if self.ops > self.max_ops:
+            raise RhaiError("ErrorTooManyOperations", "Too many operations")
+        if self.deadline and time.monotonic() > self.deadline:
+            raise RhaiError("ErrorTerminated", "Script terminated: time limit exceeded")
+        self.limit = min(self.max_ops, self.ops + self.step) if self.deadline else self.max_ops
+
+    def check_size(self, v: Any) -> None:
+        """Raise ErrorDataTooLarge when a string, array or map outgrows its limit."""
+        t = type(v)
+        if t is str:
+            if self.max_string and len(v) * 4 > self.max_string and len(v.encode()) > self.max_string:
+                raise RhaiError("ErrorDataTooLarge", "Length of string too large")
+        elif t is list or t is dict:
+            if self.max_array or self.max_map:
+                arrays, maps = data_size(v)
+                if self.max_array and arrays > self.max_array:
+                    raise RhaiError("ErrorDataTooLarge", "Size of array/BLOB too large")
+                if self.max_map and maps > self.max_map:
+                    raise RhaiError("ErrorDataTooLarge", "Size of object map too large")
+        elif t is bytearray and self.max_array and len(v) > self.max_array:
+            raise RhaiError("ErrorDataTooLarge", "Size of array/BLOB too large")
+
+
+def data_size(v: Any) -> tuple[int, int]:
+    """Element and property counts, summed over nested arrays and maps as Rhai does."""
+    arrays = maps = 0
+    stack = [v]
+    while stack:
+        x = stack.pop()
+        if type(x) is list:
+            arrays += len(x)
+            stack.extend(y for y in x if type(y) is list or type(y) is dict)
+        else:
+            maps += len(x)
+            stack.extend(y for y in x.values() if type(y) is list or type(y) is dict)
+    return arrays, maps
+
+
+def call_script(c: Ctx, fn: ScriptFn, args: list[Any], this: Any = UNBOUND) -> tuple[Any, Any]:
+    """Run a script function; returns (result, final value of ``this``)."""
+    if c.max_vars and fn.nparams > c.max_vars:
+        raise RhaiError("ErrorTooManyVariables", "Too many variables defined")
+    depth = c.depth + 1
+    if depth > c.max_depth:
+        raise RhaiError("ErrorStackOverflow", "Stack overflow")
+    c.depth = depth
+    if fn.param_slots is None:
+        f = [c, this, *args, *fn.pad]
+    else:
+        f = [c, this, *fn.pad]
+        for slot, a in zip(fn.param_slots, args, strict=True):
+            f[slot] = a
+    try:
+        result = fn.body(f)
+    except ReturnSig as ret:
+        result = ret.value
+    except RhaiError as err:
+        if err.kind in SYSTEM_KINDS:
+            raise
+        raise RhaiError(
+            "ErrorInFunctionCall",
+            f"Error in call to function '{fn.name}': {err}",
+            inner=err,
+            function=fn.name,
+            line=err.line,
+            column=err.column,
+        ) from None
+    except RecursionError:
+        raise RhaiError("ErrorStackOverflow", "Stack overflow") from None
+    finally:
+        c.depth = depth - 1
+    return result, f[1]
+
+
+def call_native(c: Ctx, name: str, args: list[Any]) -> Any:
+    """Call a native by name with type dispatch; a ``Mut`` answer is returned as is."""
+    over = NATIVES.get((name, len(args)))
+    if over is not None:
+        hit = over.find(tuple(map(type, args)))
+        if hit is not None:
+            return hit[0](c, *args)
+    raise fn_not_found(name, *args)
+
+
+def find_native(name: str, args: list[Any]) -> tuple[Callable[..., Any], bool] | None:
+    """The native overload for these arguments, or None."""
+    over = NATIVES.get((name, len(args)))
+    return None if over is None else over.find(tuple(map(type, args)))
+
+
+def call_fnptr(c: Ctx, fp: FnPtr, args: list[Any], this: Any = UNBOUND) -> tuple[Any, Any]:
+    """Call a function pointer (curried arguments first); returns (result, new ``this``)."""
+    full = [*fp.curry, *args]
+    fn = c.fns.get((fp.name, len(full)))
+    if fn is not None:
+        return call_script(c, fn, full, this)
+    if this is not UNBOUND:
+        r = call_native(c, fp.name, [this, *full])
+        if type(r) is Mut:
+            return r.result, r.new
+        return r, this
+    r = call_native(c, fp.name, full)
+    return (r.result if type(r) is Mut else r), this
+
+
+def call_callback(c: Ctx, fp: FnPtr, args: list[Any]) -> Any:
+    """Call a callback such as the one given to ``map``/``filter``, trimming args to its arity.
+
+    A closure with no parameters sees the element as ``this``, as Rhai allows.
+    """
+    for n in range(len(args), -1, -1):
+        fn = c.fns.get((fp.name, len(fp.curry) + n))
+        if fn is not None:
+            if n == 0 and args:
+                return call_script(c, fn, list(fp.curry), args[0])[0]
+            return call_script(c, fn, [*fp.curry, *args[:n]])[0]
+    for n in range(len(args), 0, -1):
+        if (fp.name, len(fp.curry) + n) in NATIVES:
+            r = call_native(c, fp.name, [*fp.curry, *args[:n]])
+            return r.result if type(r) is Mut else r
+    raise fn_not_found(fp.name, *fp.curry, *args)
+
+
+def error_value(err: RhaiError) -> Any:
+    """The value a ``catch (e)`` block sees."""
+    err = err.root
+    if err.kind == "ErrorRuntime":
+        return err.value
+    out: dict[str, Any] = {"error": err.kind, "message": err.message}
+    if err.line is not None:
+        out["line"] = err.line
+        out["position"] = err.column
+    return out
+
+
+# --- indexing ----------------------------------------------------------------------------------
+def _norm_index(i: int, n: int, kind: str, what: str) -> int:
+    j = i + n if i < 0 else i
+    if not 0 <= j < n:
+        raise RhaiError(kind, f"{what} index {i} out of bounds: only {n} elements", detail=str(i))
+    return j
+
+
+def _range_bounds(r: Range, n: int) -> tuple[int, int]:
+    start = max(r.start, 0)
+    end = r.end + 1 if r.inclusive and r.end < INT_MAX else r.end
+    end = max(min(end, n), start)
+    return min(start, n), end
+
+
+def get_index(c: Ctx, obj: Any, idx: Any) -> Any:
+    """``obj[idx]`` for arrays, maps, strings, blobs and integer bit fields."""
+    t = type(obj)
+    ti = type(idx)
+    if t is list and ti is int:
+        return obj[_norm_index(idx, len(obj), "ErrorArrayBounds", "Array")]
+    if t is dict and (ti is str or ti is Char):
+        v = obj.get(idx, _NOTHING)
+        if v is _NOTHING:
+            if c.opts.fail_on_invalid_map_property:
+                raise RhaiError("ErrorPropertyNotFound", f"Property not found: {idx}", detail=str(idx))
+            return None
+        return v
+    if t is str or t is Char:
+        if ti is int:
+            return Char(obj[_norm_index(idx, len(obj), "ErrorStringBounds", "String")])
+        if ti is Range:
+            a, b = _range_bounds(idx, len(obj))
+            return obj[a:b]
+    if t is bytearray and ti is int:
+        return obj[_norm_index(idx, len(obj), "ErrorArrayBounds", "Blob")]
+    if t is int:
+        if ti is int:
+            bit = _norm_index(idx, 64, "ErrorBitFieldBounds", "Bit-field")
+            return bool((obj >> bit) & 1)
+        if ti is Range:
+            if idx.start < 0 or idx.stop() > 64 or idx.start > idx.stop():
+                raise RhaiError("ErrorBitFieldBounds", f"Bit-field index {idx} out of bounds")
+            width = idx.stop() - idx.start
+            return (obj >> idx.start) & ((1 << width) - 1)
+    if obj is None:
+        raise RhaiError("ErrorIndexingType", f"Indexer unavailable: () [{type_of(idx)}]")
+    raise RhaiError("ErrorIndexingType", f"Indexer unavailable: {type_of(obj)} [{type_of(idx)}]")
+
+
+def set_index(c: Ctx, obj: Any, idx: Any, value: Any) -> Any:
+    """``obj[idx] = value``; returns the replacement for immutable receivers (strings, ints), else _NOTHING."""
+    t = type(obj)
+    ti = type(idx)
+    if t is list and ti is int:
+        obj[_norm_index(idx, len(obj), "ErrorArrayBounds", "Array")] = value
+        c.check_size(obj)
+        return _NOTHING
+    if t is dict and (ti is str or ti is Char):
+        obj[str(idx)] = value
+        c.check_size(obj)
+        return _NOTHING
+    if t is bytearray and ti is int:
+        obj[_norm_index(idx, len(obj), "ErrorArrayBounds", "Blob")] = value & 0xFF if type(value) is int else 0
+        return _NOTHING
+    if t is str or t is Char:
+        if ti is int and type(value) is Char:
+            j = _norm_index(idx, len(obj), "ErrorStringBounds", "String")
+            return obj[:j] + value + obj[j + 1 :]
+        if ti is Range and type(value) in (str, Char):
+            a, b = _range_bounds(idx, len(obj))
+            new = obj[:a] + value + obj[b:]
+            c.check_size(new)
+            return new
+    if t is int:
+        if ti is int and type(value) is bool:
+            bit = _norm_index(idx, 64, "ErrorBitFieldBounds", "Bit-field")
+            v = (obj | (1 << bit)) if value else (obj & ~(1 << bit))
+            return v - 2**64 if v > INT_MAX else v
+        if ti is Range and type(value) is int:
+            from .stdlib.numbers import set_bits
+
+            return set_bits(obj, idx.start, idx.stop() - idx.start, value)
+    raise RhaiError("ErrorIndexingType", f"Indexer unavailable: {type_of(obj)} [{type_of(idx)}]")
+
+
+def get_prop(c: Ctx, obj: Any, name: str) -> Any:
+    """``obj.name``: a map key, or a getter-style native such as ``len`` or ``is_even``."""
+    if type(obj) is dict:
+        v = obj.get(name, _NOTHING)
+        if v is _NOTHING:
+            if c.opts.fail_on_invalid_map_property:
+                raise RhaiError("ErrorPropertyNotFound", f"Property not found: {name}", detail=name)
+            return None
+        return v
+    hit = find_native(name, [obj])
+    if hit is None:
+        raise RhaiError(
+            "ErrorDotExpr", f"Unknown property '{name}' - a getter is not registered for type '{type_of(obj)}'"
+        )
+    r = hit[0](c, obj)
+    return r.result if type(r) is Mut else r
+
+
+def set_prop(c: Ctx, obj: Any, name: str, value: Any) -> None:
+    """``obj.name = value`` on a map."""
+    if type(obj) is dict:
+        obj[name] = value
+        c.check_size(obj)
+        return
+    raise RhaiError("ErrorDotExpr", f"Unknown property '{name}' - a setter is not registered for type '{type_of(obj)}'")
+
+
+def iterate(v: Any) -> Iterator[Any]:
+    """What a ``for`` loop walks over."""
+    t = type(v)
+    if t is Range:
+        return iter(range(v.start, v.stop()))
+    if t is list:
+        return iter([copy_value(x) for x in v])
+    if t is str:
+        return iter([Char(ch) for ch in v])
+    if t is Iter:
+        return iter(v.items)
+    if t is bytearray:
+        return iter(list(v))
+    if t is Cell:
+        return iterate(v.v)
+    raise RhaiError("ErrorFor", "For loop expects iterable type")
+
+
+def to_text(v: Any) -> str:
+    """Interpolation's conversion of a value."""
+    return v if type(v) is str else display(v)
