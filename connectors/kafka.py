@@ -320,17 +320,25 @@ class KafkaConnector:
         limit: int,
         budget: float | None,
     ) -> list[KafkaMessage]:
-        """Read until ``limit`` messages, every partition reaches ``ends``, or the time is up."""
+        """Read until ``limit`` messages, every partition reaches its end offset, or the time is up.
+
+        Without ``ends`` (a group member), the end offsets are taken when partitions get assigned,
+        so a caught-up group returns at once instead of waiting out its budget.
+        """
         seconds = min(budget or self.config.consume_timeout_seconds, self.config.request_timeout_seconds)
         deadline = time.monotonic() + seconds
         out: list[KafkaMessage] = []
         while len(out) < limit:
+            if ends is None and consumer.assignment():
+                ends = await consumer.end_offsets(list(consumer.assignment()))
             if ends is not None and await _caught_up(consumer, ends):
                 break
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 break
-            batches = await consumer.getmany(timeout_ms=int(remaining * 1000), max_records=limit - len(out))
+            # Short polls while waiting for an assignment, so the end offsets are taken early.
+            wait = remaining if ends is not None else min(remaining, 0.1)
+            batches = await consumer.getmany(timeout_ms=int(wait * 1000), max_records=limit - len(out))
             for records in batches.values():
                 out.extend(_message(r) for r in records)
         return out[:limit]
