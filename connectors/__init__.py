@@ -7,7 +7,7 @@ them; ``hub/tools/connectors.py`` exposes them as MCP tools.
 
 from __future__ import annotations
 
-from .base import Connector, Health
+from .base import Connector, Health, check_health
 from .catalog import AnyConnector, ConnectorType, build_connector, open_connector
 from .kafka import KafkaConfig, KafkaConnector, KafkaCredentials, KafkaMessage, PublishResult, TopicInfo
 from .mysql import MySQLConnector
@@ -38,5 +38,6 @@ __all__ = [
     "SqlCredentials",
     "TopicInfo",
     "build_connector",
+    "check_health",
     "open_connector",
 ]

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from collections.abc import Iterable, Mapping
+import time
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Annotated, Any, Protocol, TypeVar
 
+import anyio
 from pydantic import AfterValidator, Field, TypeAdapter, ValidationError
 
 from hub.errors import ConfigError
@@ -23,6 +25,7 @@ __all__ = [
     "Host",
     "Port",
     "PositiveSeconds",
+    "check_health",
     "check_host",
     "one_line",
     "parse_config",
@@ -71,6 +74,35 @@ class Connector(Protocol):
     async def aclose(self) -> None:
         """Release every connection; the connector cannot be used afterwards."""
         ...
+
+
+async def check_health(
+    connectors: Sequence[Connector],
+    *,
+    timeout: float,  # noqa: ASYNC109 - each check reports its own timeout in Health
+    concurrency: int,
+) -> list[Health]:
+    """Health of each connector, checked concurrently (at most ``concurrency`` at once).
+
+    Each check is bounded by ``timeout`` on its own, so silent hosts cost one timeout in total,
+    not one each, as long as there are fewer of them than ``concurrency``.
+    """
+    results: list[Health | None] = [None] * len(connectors)
+    limiter = anyio.Semaphore(max(1, concurrency))
+
+    async def check(index: int, connector: Connector) -> None:
+        async with limiter:
+            started = time.perf_counter()
+            with anyio.move_on_after(timeout + 1) as scope:
+                results[index] = await connector.health_check(timeout)
+            if scope.cancelled_caught:  # a connector that ignores its own timeout
+                elapsed = (time.perf_counter() - started) * 1000
+                results[index] = Health(False, elapsed, f"no answer within {timeout:g} s")
+
+    async with anyio.create_task_group() as tg:
+        for index, connector in enumerate(connectors):
+            tg.start_soon(check, index, connector)
+    return [r for r in results if r is not None]
 
 
 T = TypeVar("T")

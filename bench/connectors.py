@@ -1,0 +1,155 @@
+"""Connector benchmarks, each against a baseline measured in the same run.
+
+1. A one-row SELECT through ``PostgresConnector.query`` vs raw asyncpg (``pool.fetch``) on a pool
+   of the same size, interleaved in rounds so both see the same server and cache state; prints the
+   median and p90 of each and the median overhead (target: at most 0.2 ms).
+2. Health checks of 50 connectors of which 5 point at a port that accepts nothing: run
+   concurrently with a bounded semaphore (``connectors.check_health``) the whole sweep should take
+   about one timeout, not five; prints the wall time against the timeout and against the sum of
+   the individual check times (what a sequential sweep would cost).
+
+Usage: ``.venv/bin/python bench/connectors.py [--rounds N]``; addresses from
+``HUB_TEST_POSTGRES_URL`` / ``HUB_TEST_MYSQL_URL`` like the tests. Prints figures; asserts nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import socket
+import statistics
+import time
+from collections.abc import Awaitable, Callable
+from urllib.parse import urlsplit
+
+import anyio
+import asyncpg
+
+from connectors import Connector, PostgresConnector, build_connector, check_health
+
+PG_URL = os.environ.get("HUB_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
+MYSQL_URL = os.environ.get("HUB_TEST_MYSQL_URL", "mysql://root@127.0.0.1:3306/test")
+
+
+def pg_config(**extra: object) -> tuple[dict[str, object], dict[str, object]]:
+    url = urlsplit(PG_URL)
+    config = {"host": url.hostname, "port": url.port or 5432, "database": url.path.lstrip("/") or "postgres"}
+    return {**config, **extra}, {"user": url.username or "postgres", "password": url.password or ""}
+
+
+def mysql_config(**extra: object) -> tuple[dict[str, object], dict[str, object]]:
+    url = urlsplit(MYSQL_URL)
+    config = {"host": url.hostname, "port": url.port or 3306, "database": url.path.lstrip("/") or "test"}
+    return {**config, **extra}, {"user": url.username or "root", "password": url.password or ""}
+
+
+async def timed(fn: Callable[[], Awaitable[object]], n: int) -> list[float]:
+    out = []
+    for _ in range(n):
+        started = time.perf_counter()
+        await fn()
+        out.append((time.perf_counter() - started) * 1000)
+    return out
+
+
+def p90(values: list[float]) -> float:
+    return statistics.quantiles(values, n=10)[-1]
+
+
+async def bench_query(rounds: int, per_round: int) -> None:
+    config, credentials = pg_config(connection_pool={"min_connections": 1, "max_connections": 1})
+    db = build_connector("postgres", config, credentials)
+    assert isinstance(db, PostgresConnector)
+    await db.open()
+    url = urlsplit(PG_URL)
+    raw = await asyncpg.create_pool(
+        host=url.hostname,
+        port=url.port or 5432,
+        user=url.username or "postgres",
+        password=url.password,
+        database=url.path.lstrip("/"),
+        min_size=1,
+        max_size=1,
+        ssl=False,
+    )
+    cases: list[tuple[str, Callable[[], Awaitable[object]], Callable[[], Awaitable[object]]]] = [
+        ("SELECT 1", lambda: db.query("SELECT 1 AS one"), lambda: raw.fetch("SELECT 1 AS one")),
+        (
+            "SELECT :n::int + 1 (bound)",
+            lambda: db.query("SELECT :n::int + 1 AS n", {"n": 41}),
+            lambda: raw.fetch("SELECT $1::int + 1 AS n", 41),
+        ),
+    ]
+    print(f"one-row SELECT, {rounds} rounds x {per_round} calls each, pool of one connection")
+    print(
+        f"{'statement':<28} {'raw med':>9} {'hub med':>9} {'overhead':>9} {'raw p90':>9} {'hub p90':>9} {'ratio':>6}"
+    )
+    for label, hub_call, raw_call in cases:
+        await timed(hub_call, 200)  # warm the statement caches of both
+        await timed(raw_call, 200)
+        hub_t: list[float] = []
+        raw_t: list[float] = []
+        for _ in range(rounds):
+            raw_t += await timed(raw_call, per_round)
+            hub_t += await timed(hub_call, per_round)
+        raw_med, hub_med = statistics.median(raw_t), statistics.median(hub_t)
+        print(
+            f"{label:<28} {raw_med:>7.3f}ms {hub_med:>7.3f}ms {hub_med - raw_med:>7.3f}ms"
+            f" {p90(raw_t):>7.3f}ms {p90(hub_t):>7.3f}ms {hub_med / raw_med:>6.2f}"
+        )
+    print("target: median overhead <= 0.200 ms")
+    await raw.close()
+    await db.aclose()
+
+
+async def bench_health(seconds: float, concurrency: int) -> None:
+    # Listening but never accepting: the TCP handshake completes, then nothing ever answers,
+    # so each check against it costs its full timeout (a refused port would fail at once).
+    hole = socket.socket()
+    hole.bind(("127.0.0.1", 0))
+    hole.listen(64)
+    hole_port = hole.getsockname()[1]
+    connectors: list[Connector] = []
+    pool = {"min_connections": 0, "max_connections": 1}
+    for i in range(45):
+        config, credentials = (pg_config if i % 2 else mysql_config)(connection_pool=pool)
+        connectors.append(build_connector("postgres" if i % 2 else "mysql", config, credentials))
+    for i in range(5):
+        config, credentials = (pg_config if i % 2 else mysql_config)(
+            port=hole_port, connection_pool=pool, connect_timeout_seconds=seconds
+        )
+        connectors.append(build_connector("postgres" if i % 2 else "mysql", config, credentials))
+    try:
+        started = time.perf_counter()
+        results = await check_health(connectors, timeout=seconds, concurrency=concurrency)
+        wall = time.perf_counter() - started
+    finally:
+        for connector in connectors:
+            await connector.aclose()
+        hole.close()
+    healthy = sum(r.ok for r in results)
+    sequential = sum(r.latency_ms for r in results) / 1000
+    print()
+    print(
+        f"health check of {len(results)} connectors (5 silent), timeout {seconds:g} s, concurrency {concurrency}"
+    )
+    print(f"  healthy {healthy}, unhealthy {len(results) - healthy}")
+    print(f"  wall time {wall:.3f} s = {wall / seconds:.2f} x timeout (5 silent hosts in sequence: 5.00 x)")
+    print(f"  sum of check times {sequential:.3f} s (a sequential sweep); speed-up {sequential / wall:.1f} x")
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--rounds", type=int, default=10)
+    parser.add_argument("--per-round", type=int, default=500)
+    parser.add_argument("--timeout", type=float, default=1.0)
+    parser.add_argument("--concurrency", type=int, default=16)
+    args = parser.parse_args()
+    await bench_query(args.rounds, args.per_round)
+    await bench_health(args.timeout, args.concurrency)
+
+
+if __name__ == "__main__":
+    anyio.run(main)
