@@ -140,6 +140,7 @@ class Call(Expr):
     bang: bool = False  # `f!(...)`: runs in the caller's scope
     namespace: str | None = None
     visible: tuple[Decl, ...] = ()
+    top: bool = False  # written in the script's outermost block (eval's constants become global)
 
 
 @dataclass(eq=False, slots=True)

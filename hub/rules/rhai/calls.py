@@ -85,6 +85,10 @@ class CallCompiler:
 
     def x_MethodCall(self, node: A.MethodCall, chain: bool = False) -> Node:
         name = node.name
+        if name == "is_shared" and not node.args:
+            target = node.target
+            shared = isinstance(target, A.Var) and target.decl is not None and target.decl.captured
+            return lambda f: shared
         args = [self.value(a) for a in node.args]
         line, col = node.line, node.col
         safe = node.safe
@@ -112,6 +116,25 @@ class CallCompiler:
         return self._guarded(method, node, chain)
 
     def x_Call(self, node: A.Call) -> Node:
+        inner = self.plain_call(node)
+        if not node.bang:
+            return inner
+        visible = [(d.name, d.slot) for d in node.visible]
+
+        def bang_call(f: list[Any]) -> Any:
+            c: Ctx = f[0]
+            saved = c.bang
+            cells = dict(saved) if saved else {}
+            cells.update((name, f[slot]) for name, slot in visible if type(f[slot]) is Cell)
+            c.bang = cells
+            try:
+                return inner(f)
+            finally:
+                c.bang = saved
+
+        return bang_call
+
+    def plain_call(self, node: A.Call) -> Node:
         name = node.name
         n = len(node.args)
         line, col = node.line, node.col
@@ -210,7 +233,9 @@ class CallCompiler:
             if type(name) is not str:
                 raise fn_not_found("Fn", name).at(line, col)
             if not name.isidentifier():
-                raise RhaiError("ErrorFunctionNotFound", f"Invalid function name: {name}", line=line, column=col)
+                raise RhaiError(
+                    "ErrorFunctionNotFound", f"Invalid function name: {name}", line=line, column=col
+                )
             return FnPtr(name)
 
         return make_fn
@@ -327,6 +352,7 @@ class CallCompiler:
         line, col = node.line, node.col
         decls = {d.name: d for d in node.visible}
         allow = self.opts.allow_eval
+        top = node.top
 
         def eval_(f: list[Any]) -> Any:
             c: Ctx = f[0]
@@ -337,7 +363,8 @@ class CallCompiler:
                 raise fn_not_found("eval", text).at(line, col)
             cells = {name: f[d.slot] for name, d in decls.items() if type(f[d.slot]) is Cell}
             try:
-                return c.engine._eval_inside(c, text, cells, {name: d.const for name, d in decls.items()})
+                consts = {name: d.const for name, d in decls.items()}
+                return c.engine._eval_inside(c, text, cells, consts, top)
             except RhaiError as e:
                 raise RhaiError(
                     "ErrorInFunctionCall", f"Error in call to function 'eval': {e}", inner=e, function="eval"

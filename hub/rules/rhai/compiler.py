@@ -35,7 +35,7 @@ _NOTHING: Any = object()
 _COPY_FREE = (A.Const, A.ArrayLit, A.MapLit, A.Interp, A.Binary, A.Unary, A.Logic, A.RangeLit, A.Closure)
 
 
-class _SafeNone(Exception):  # noqa: N818 - control flow
+class _SafeNone(Exception):
     """Raised by ``?.``/``?[`` on ``()`` to end the whole chain with ``()``."""
 
 
@@ -44,7 +44,9 @@ class Compiled:
 
     __slots__ = ("body", "fns", "nslots", "program")
 
-    def __init__(self, body: Node, fns: dict[tuple[str, int], ScriptFn], nslots: int, program: Program) -> None:
+    def __init__(
+        self, body: Node, fns: dict[tuple[str, int], ScriptFn], nslots: int, program: Program
+    ) -> None:
         self.body = body
         self.fns = fns
         self.nslots = nslots
@@ -142,6 +144,9 @@ class Compiler(StatementCompiler):
             c: Ctx = f[0]
             if is_global and name in c.globals:
                 return c.globals[name]
+            bang = c.bang
+            if bang is not None and name in bang:
+                return bang[name].v
             scope = c.scope
             if scope is not None and (not in_fn or is_global):
                 v = scope.lookup(name, _NOTHING)
@@ -149,7 +154,9 @@ class Compiler(StatementCompiler):
                     return v
             if is_fn:
                 return FnPtr(name)
-            raise RhaiError("ErrorVariableNotFound", f"Variable not found: {name}", line=line, column=col, detail=name)
+            raise RhaiError(
+                "ErrorVariableNotFound", f"Variable not found: {name}", line=line, column=col, detail=name
+            )
 
         return lookup
 
@@ -405,8 +412,12 @@ class Compiler(StatementCompiler):
                 except RhaiError as e:
                     raise e.at(line, col) from None
 
+            safe_i = node.safe
+
             def set_i(f: list[Any], v: Any) -> None:
                 obj = tget(f)
+                if obj is None and safe_i:
+                    return
                 if const and type(obj) in (list, dict, bytearray):
                     raise self.const_error(node, line, col)
                 try:
@@ -428,8 +439,12 @@ class Compiler(StatementCompiler):
                 except RhaiError as e:
                     raise e.at(line, col) from None
 
+            safe_p = node.safe
+
             def set_p(f: list[Any], v: Any) -> None:
                 obj = tget(f)
+                if obj is None and safe_p:
+                    return
                 if const:
                     raise self.const_error(node, line, col)
                 try:
@@ -462,9 +477,15 @@ class Compiler(StatementCompiler):
             in_fn = self.in_fn
 
             def set_dyn(f: list[Any], v: Any) -> None:
+                bang = f[0].bang
+                if bang is not None and name in bang:
+                    bang[name].v = v
+                    return
                 scope = f[0].scope
                 if scope is None or not scope.contains(name) or in_fn:
-                    raise RhaiError("ErrorVariableNotFound", f"Variable not found: {name}", line=line, column=col)
+                    raise RhaiError(
+                        "ErrorVariableNotFound", f"Variable not found: {name}", line=line, column=col
+                    )
                 if scope.is_constant(name):
                     raise RhaiError(
                         "ErrorAssignmentToConstant", f"Cannot modify constant {name}", line=line, column=col

@@ -160,7 +160,9 @@ class Engine:
             program = parse(script, self.options, scope_names, expr_only)
             compiled = Compiler(program, self).compile()
         except RecursionError:
-            raise RhaiError("ErrorParsing", "Expression exceeds maximum complexity", detail="ExprTooDeep") from None
+            raise RhaiError(
+                "ErrorParsing", "Expression exceeds maximum complexity", detail="ExprTooDeep"
+            ) from None
         return AST(script, compiled)
 
     def compile(self, script: str, scope: Scope | None = None) -> AST:
@@ -242,15 +244,19 @@ class Engine:
             raise RhaiError("ErrorStackOverflow", "Stack overflow") from None
         except MemoryError:
             raise RhaiError("ErrorDataTooLarge", "Out of memory") from None
-        except Exception as exc:  # noqa: BLE001 - the sandbox promise: nothing but RhaiError escapes
+        except Exception as exc:
             raise RhaiError("ErrorSystem", f"Internal error: {type(exc).__name__}: {exc}") from exc
 
-    def _eval_inside(self, c: Ctx, text: str, cells: dict[str, Cell], consts: dict[str, bool]) -> Any:
+    def _eval_inside(
+        self, c: Ctx, text: str, cells: dict[str, Cell], consts: dict[str, bool], top: bool
+    ) -> Any:
         """``eval()`` from a script: run text against the caller's variables, sharing the counters."""
         scope = _EvalScope(cells, consts, c.scope)
         ast = self._compile(text, scope.names())
         compiled = ast.compiled
-        saved_scope, saved_fns = c.scope, c.fns
+        saved_scope, saved_fns, saved_globals = c.scope, c.fns, c.globals
+        if not top:
+            c.globals = dict(saved_globals)  # constants declared by eval in a block die with the block
         c.scope = scope
         c.fns = {**saved_fns, **compiled.fns}
         try:
@@ -260,7 +266,7 @@ class Engine:
             except ReturnSig as ret:
                 return ret.value
         finally:
-            c.scope, c.fns = saved_scope, saved_fns
+            c.scope, c.fns, c.globals = saved_scope, saved_fns, saved_globals
 
 
 def sandboxed_engine(**overrides: Any) -> Engine:

@@ -86,7 +86,7 @@ def make_binary(
         template = _TEMPLATE if body is not None else _SLOW_TEMPLATE
         src = template.format(A=_operand(left_kind, "L"), B=_operand(right_kind, "R"), BODY=body)
         namespace: dict[str, Any] = {}
-        exec(compile(src, f"<rhai-op {op}>", "exec"), namespace)  # noqa: S102 - fixed templates only
+        exec(compile(src, f"<rhai-op {op}>", "exec"), namespace)
         maker = namespace["make"]
         _MAKERS[key] = maker
     node: Node = maker(left, right, slow, line, col, kl, kr, INT_MIN, INT_MAX, RhaiError)

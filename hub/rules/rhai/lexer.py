@@ -14,11 +14,17 @@ _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _SPACE = re.compile(r"[ \t\r\f\v\u00a0\ufeff]+")
 _DEC = re.compile(r"[0-9][0-9_]*")
 _EXP = re.compile(r"[eE][+-]?[0-9][0-9_]*")
-_RADIX = {"x": (16, re.compile(r"[0-9a-fA-F_]+")), "o": (8, re.compile(r"[0-7_]+")), "b": (2, re.compile(r"[01_]+"))}
+_RADIX = {
+    "x": (16, re.compile(r"[0-9a-fA-F_]+")),
+    "o": (8, re.compile(r"[0-7_]+")),
+    "b": (2, re.compile(r"[01_]+")),
+}
 _ESC = {"\\": "\\", "t": "\t", "r": "\r", "n": "\n", '"': '"', "'": "'", "0": "\0"}
 _HEX_LEN = {"x": 2, "u": 4, "U": 8}
 # After these a `-` is binary; elsewhere `-` followed by a digit is part of the literal.
-_OPERAND_END = frozenset({"INT", "FLOAT", "STR", "CHAR", "ID", "TPL", ")", "]", "}", "()", "true", "false", "this"})
+_OPERAND_END = frozenset(
+    {"INT", "FLOAT", "STR", "CHAR", "ID", "TPL", ")", "]", "}", "()", "true", "false", "this"}
+)
 
 
 class _Lexer:
@@ -144,8 +150,10 @@ class _Lexer:
                 self.i += 2
                 out.append(Token("()", "()", line, col))
                 continue
-            if c == "!" and src.startswith("!in", self.i) and not (
-                self.i + 3 < n and (src[self.i + 3].isalnum() or src[self.i + 3] == "_")
+            if (
+                c == "!"
+                and src.startswith("!in", self.i)
+                and not (self.i + 3 < n and (src[self.i + 3].isalnum() or src[self.i + 3] == "_"))
             ):
                 self.i += 3
                 out.append(Token("!in", "!in", line, col))

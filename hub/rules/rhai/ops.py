@@ -154,9 +154,8 @@ def add(c: Any, a: Any, b: Any) -> Any:
         return check_int(a + b, "Addition", a, b)
     if ta in _NUMS and tb in _NUMS and ta is not bool and tb is not bool:
         return float(a) + float(b)
-    if ta in _STRS or tb in _STRS:
-        if (ta in _STRS or ta is not list) and (tb in _STRS or tb is not list):
-            return _size_check(c, str.__add__(display(a), display(b)))
+    if (ta in _STRS or tb in _STRS) and (ta in _STRS or ta is not list) and (tb in _STRS or tb is not list):
+        return _size_check(c, str.__add__(display(a), display(b)))
     if ta is list and tb is list:
         return _size_check(c, a + copy_value(b))
     if ta is dict and tb is dict:
@@ -202,7 +201,9 @@ def _numeric(op: str, fi: Callable[[int, int], Any], ff: Callable[[float, float]
     return apply
 
 
-def _bits(op: str, fi: Callable[[int, int], int], fb: Callable[[bool, bool], bool] | None) -> Callable[..., Any]:
+def _bits(
+    op: str, fi: Callable[[int, int], int], fb: Callable[[bool, bool], bool] | None
+) -> Callable[..., Any]:
     def apply(c: Any, a: Any, b: Any) -> Any:
         ta = type(a)
         tb = type(b)

@@ -135,7 +135,9 @@ class Parser:
         if self.expr_only:
             expr = self.parse_expr()
             if self.tok.kind != "EOF":
-                raise self.error("UnexpectedEOF" if False else "BadInput", "Unexpected token after expression")
+                raise self.error(
+                    "UnexpectedEOF" if False else "BadInput", "Unexpected token after expression"
+                )
             stmts.append(expr)
         else:
             while self.tok.kind != "EOF":
@@ -159,6 +161,13 @@ class Parser:
             raise self.error("MissingToken", "Expecting ';' to terminate this statement")
 
     def parse_statement(self, top: bool = False) -> A.Expr | None:
+        self.enter()
+        try:
+            return self.parse_statement_inner(top)
+        finally:
+            self.depth -= 1
+
+    def parse_statement_inner(self, top: bool = False) -> A.Expr | None:
         t = self.tok
         kind = t.kind
         if kind == ";":
@@ -190,7 +199,9 @@ class Parser:
         if kind in ("break", "continue"):
             self.advance()
             if not self.loops:
-                raise parse_error("LoopBreak", "Break statement should only be used inside a loop", t.line, t.col)
+                raise parse_error(
+                    "LoopBreak", "Break statement should only be used inside a loop", t.line, t.col
+                )
             if kind == "continue":
                 stmt = A.Continue(t.line, t.col)
             else:
@@ -247,7 +258,9 @@ class Parser:
                 base = base.target
             if isinstance(base, (A.Var, A.This)):
                 return
-            raise parse_error("AssignmentToInvalidLHS", "Cannot assign to this expression", expr.line, expr.col)
+            raise parse_error(
+                "AssignmentToInvalidLHS", "Cannot assign to this expression", expr.line, expr.col
+            )
         if isinstance(expr, A.Const):
             raise parse_error("AssignmentToConstant", "Cannot assign to a constant", expr.line, expr.col)
         raise parse_error("AssignmentToInvalidLHS", "Cannot assign to this expression", expr.line, expr.col)
@@ -264,8 +277,12 @@ class Parser:
             self.advance()
             value = self.parse_expr()
         name = name_tok.value
-        if not self.opts.allow_shadowing and (self.fscope.resolve(name) is not None or name in self.scope_names):
-            raise parse_error("VariableExists", f"Variable already defined: {name}", name_tok.line, name_tok.col)
+        if not self.opts.allow_shadowing and (
+            self.fscope.resolve(name) is not None or name in self.scope_names
+        ):
+            raise parse_error(
+                "VariableExists", f"Variable already defined: {name}", name_tok.line, name_tok.col
+            )
         decl = self.fscope.declare(name, const)
         return A.Let(t.line, t.col, decl, value, self.fscope.live)
 
@@ -296,12 +313,16 @@ class Parser:
             if self.tok.kind != "{":
                 raise self.error("FnMissingBody", f"Expecting body for function '{name}'")
             body = self.parse_block()
-            fndef = A.FnDef(name, params, body, self.fscope.nslots, fn_tok.line, fn_tok.col, this_type, private)
+            fndef = A.FnDef(
+                name, params, body, self.fscope.nslots, fn_tok.line, fn_tok.col, this_type, private
+            )
         finally:
             self.fscope, self.depth, self.max_depth, self.loops, self.in_fn = saved
         key = (name, len(params))
         if key in self.fns:
-            raise parse_error("FnDuplicatedDefinition", f"Function {name} already defined", name_tok.line, name_tok.col)
+            raise parse_error(
+                "FnDuplicatedDefinition", f"Function {name} already defined", name_tok.line, name_tok.col
+            )
         self.fns[key] = fndef
         if self.opts.max_functions and len(self.fns) > self.opts.max_functions:
             raise parse_error("TooManyFunctions", "Too many functions", fn_tok.line, fn_tok.col)
@@ -321,7 +342,9 @@ class Parser:
                 raise self.error("FnMissingParams", "Expecting a parameter name")
             self.advance()
             if p.value in seen:
-                raise parse_error("FnDuplicatedParam", f"Duplicated parameter {p.value} of {name}", p.line, p.col)
+                raise parse_error(
+                    "FnDuplicatedParam", f"Duplicated parameter {p.value} of {name}", p.line, p.col
+                )
             seen.add(p.value)
             params.append(self.fscope.declare(p.value))
             if self.tok.kind == ",":
@@ -483,7 +506,9 @@ class Parser:
                     if type(value) is Range:
                         seen_range = True
                     elif seen_range and type(value) in (int, float):
-                        raise parse_error("WrongSwitchIntegerCase", "Numeric case after range cases", vt.line, vt.col)
+                        raise parse_error(
+                            "WrongSwitchIntegerCase", "Numeric case after range cases", vt.line, vt.col
+                        )
                     values.append(value)
                     if self.tok.kind != "|":
                         break
@@ -497,7 +522,9 @@ class Parser:
                 cases.extend((v, guard, body) for v in values)
             if self.tok.kind == ",":
                 self.advance()
-            elif self.tok.kind != "}" and not isinstance(cases[-1][2] if default is None else default, A.Block):
+            elif self.tok.kind != "}" and not isinstance(
+                cases[-1][2] if default is None else default, A.Block
+            ):
                 raise self.error("MissingToken", "Expecting ',' between switch cases")
         self.advance()
         return A.Switch(t.line, t.col, subject, cases, default)
@@ -618,12 +645,21 @@ class Parser:
                 return expr
 
     def check_index(self, target: A.Expr, index: A.Expr) -> None:
+        if isinstance(target, (A.Index, A.Prop, A.MethodCall)):
+            return  # only the first index of a chain has a statically known receiver
         bad = False
         if isinstance(index, A.Const):
             v = index.value
-            if type(v) in (float, bool, Char) or v is None or (isinstance(target, A.ArrayLit) and type(v) is str) or (isinstance(target, A.MapLit) and type(v) is int):
+            if (
+                type(v) in (float, bool, Char)
+                or v is None
+                or (isinstance(target, A.ArrayLit) and type(v) is str)
+                or (isinstance(target, A.MapLit) and type(v) is int)
+            ):
                 bad = True
-        elif (isinstance(index, A.Logic) and index.op != "??") or (isinstance(index, A.Binary) and index.op in _BOOL_OPS):
+        elif (isinstance(index, A.Logic) and index.op != "??") or (
+            isinstance(index, A.Binary) and index.op in _BOOL_OPS
+        ):
             bad = True
         if bad:
             raise parse_error("MalformedIndexExpr", "Invalid index", index.line, index.col)
@@ -681,7 +717,8 @@ class Parser:
         if kind in ("(", "()"):
             args = self.parse_args()
             visible = self.visible_decls() if name in ("eval", "is_def_var") else ()
-            return A.Call(t.line, t.col, name, args, visible=visible)
+            top = not self.in_fn and len(self.fscope.blocks) == 1 and self.fscope.parent is None
+            return A.Call(t.line, t.col, name, args, visible=visible, top=top)
         if kind == "::":
             path = [name]
             while self.tok.kind == "::":
@@ -748,7 +785,9 @@ class Parser:
         seen: set[str] = set()
         while self.tok.kind != "}":
             k = self.tok
-            if k.kind in ("ID", "STR") or (k.kind.isalpha() and k.kind not in ("INT", "FLOAT", "CHAR", "TPL", "EOF")):
+            if k.kind in ("ID", "STR") or (
+                k.kind.isalpha() and k.kind not in ("INT", "FLOAT", "CHAR", "TPL", "EOF")
+            ):
                 key = str(k.value)
             else:
                 raise self.error("PropertyExpected", "Expecting name of a property")
@@ -784,7 +823,9 @@ class Parser:
                         raise self.error("FnMissingParams", "Expecting a parameter name")
                     self.advance()
                     if p.value in seen:
-                        raise parse_error("FnDuplicatedParam", f"Duplicated parameter {p.value}", p.line, p.col)
+                        raise parse_error(
+                            "FnDuplicatedParam", f"Duplicated parameter {p.value}", p.line, p.col
+                        )
                     seen.add(p.value)
                     params.append(self.fscope.declare(p.value))
                     if self.tok.kind == ",":

@@ -12,11 +12,11 @@ from .stdlib.registry import NATIVES, Mut
 from .values import INT_MAX, UNBOUND, Cell, Char, FnPtr, Range, copy_value, display, type_of
 
 __all__ = [
+    "NOTHING",
     "BreakSig",
     "ContinueSig",
     "Ctx",
     "ExitSig",
-    "NOTHING",
     "Frame",
     "Iter",
     "ReturnSig",
@@ -81,7 +81,9 @@ class ScriptFn:
 
     __slots__ = ("body", "name", "nparams", "pad", "param_slots", "this_type")
 
-    def __init__(self, name: str, nparams: int, nslots: int, param_slots: list[int] | None, this_type: str | None):
+    def __init__(
+        self, name: str, nparams: int, nslots: int, param_slots: list[int] | None, this_type: str | None
+    ):
         self.name = name
         self.nparams = nparams
         self.body: Node = _unlinked
@@ -98,6 +100,7 @@ class Ctx:
     """State of one run: operation counter, call depth, limits, functions and the host scope."""
 
     __slots__ = (
+        "bang",
         "caught",
         "deadline",
         "depth",
@@ -136,6 +139,7 @@ class Ctx:
         self.limit = min(self.max_ops, self.step) if self.deadline else self.max_ops
         self.globals: dict[str, Any] = {}
         self.caught: RhaiError | None = None
+        self.bang: dict[str, Cell] | None = None
 
     def tick(self) -> None:
         """Called when the counter passes ``limit``: enforce the operation and wall-clock limits."""
@@ -337,7 +341,9 @@ def set_index(c: Ctx, obj: Any, idx: Any, value: Any) -> Any:
         c.check_size(obj)
         return _NOTHING
     if t is bytearray and ti is int:
-        obj[_norm_index(idx, len(obj), "ErrorArrayBounds", "Blob")] = value & 0xFF if type(value) is int else 0
+        obj[_norm_index(idx, len(obj), "ErrorArrayBounds", "Blob")] = (
+            value & 0xFF if type(value) is int else 0
+        )
         return _NOTHING
     if t is str or t is Char:
         if ti is int and type(value) is Char:
@@ -372,7 +378,8 @@ def get_prop(c: Ctx, obj: Any, name: str) -> Any:
     hit = find_native(name, [obj])
     if hit is None:
         raise RhaiError(
-            "ErrorDotExpr", f"Unknown property '{name}' - a getter is not registered for type '{type_of(obj)}'"
+            "ErrorDotExpr",
+            f"Unknown property '{name}' - a getter is not registered for type '{type_of(obj)}'",
         )
     r = hit[0](c, obj)
     return r.result if type(r) is Mut else r
@@ -384,7 +391,9 @@ def set_prop(c: Ctx, obj: Any, name: str, value: Any) -> None:
         obj[name] = value
         c.check_size(obj)
         return
-    raise RhaiError("ErrorDotExpr", f"Unknown property '{name}' - a setter is not registered for type '{type_of(obj)}'")
+    raise RhaiError(
+        "ErrorDotExpr", f"Unknown property '{name}' - a setter is not registered for type '{type_of(obj)}'"
+    )
 
 
 def iterate(v: Any) -> Iterator[Any]:

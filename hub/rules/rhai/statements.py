@@ -187,7 +187,7 @@ class StatementCompiler(CallCompiler):
                     raise e.at(line, col) from None
 
             return update
-        get, set_, const = self.lvalue(target)
+        get, set_, _const = self.lvalue(target)
         if op is None:
 
             def assign_place(f: list[Any]) -> Any:

@@ -9,10 +9,10 @@ from typing import Any
 from .errors import RhaiError
 
 __all__ = [
-    "UNBOUND",
     "EPSILON",
     "INT_MAX",
     "INT_MIN",
+    "UNBOUND",
     "Cell",
     "Char",
     "FnPtr",
@@ -55,9 +55,10 @@ class Range:
         return self.end + 1 if self.inclusive else self.end
 
     def __eq__(self, other: object) -> bool:
-        return (
-            isinstance(other, Range)
-            and (self.start, self.end, self.inclusive) == (other.start, other.end, other.inclusive)
+        return isinstance(other, Range) and (self.start, self.end, self.inclusive) == (
+            other.start,
+            other.end,
+            other.inclusive,
         )
 
     def __hash__(self) -> int:
@@ -299,7 +300,9 @@ def from_host(v: Any) -> Any:
         return from_host(int(v))
     if isinstance(v, float):
         return float(v)
-    raise RhaiError("ErrorMismatchDataType", f"Data type incorrect: {type(v).__name__} (expecting a Rhai value)")
+    raise RhaiError(
+        "ErrorMismatchDataType", f"Data type incorrect: {type(v).__name__} (expecting a Rhai value)"
+    )
 
 
 class _Unbound:

@@ -41,7 +41,7 @@ def _is_empty(c: Any, a: list[Any]) -> bool:
 @native("push", L, ANY, pure=False)
 def _push(c: Any, a: list[Any], x: Any) -> None:
     a.append(x)
-    if c.max_array and len(a) > c.max_array or type(x) in (list, dict):
+    if (c.max_array and len(a) > c.max_array) or type(x) in (list, dict):
         c.check_size(a)
 
 
@@ -250,7 +250,8 @@ def _zip(c: Any, a: list[Any], b: list[Any], fp: FnPtr) -> list[Any]:
 
 @native("retain", L, FnPtr, pure=False)
 def _retain(c: Any, a: list[Any], fp: FnPtr) -> list[Any]:
-    keep, gone = [], []
+    keep: list[Any] = []
+    gone: list[Any] = []
     for i, v in enumerate(list(a)):
         (keep if call_callback(c, fp, [v, i]) is True else gone).append(v)
     a[:] = keep
@@ -259,7 +260,8 @@ def _retain(c: Any, a: list[Any], fp: FnPtr) -> list[Any]:
 
 @native("drain", L, FnPtr, pure=False)
 def _drain(c: Any, a: list[Any], fp: FnPtr) -> list[Any]:
-    keep, gone = [], []
+    keep: list[Any] = []
+    gone: list[Any] = []
     for i, v in enumerate(list(a)):
         (gone if call_callback(c, fp, [v, i]) is True else keep).append(v)
     a[:] = keep

@@ -15,7 +15,7 @@ B = bytearray
 
 
 def _new(c: Any, n: int, v: int) -> bytearray:
-    if c.max_array and n > c.max_array or n > 64 * 1024 * 1024:
+    if (c.max_array and n > c.max_array) or n > 64 * 1024 * 1024:
         raise RhaiError("ErrorDataTooLarge", "Size of array/BLOB too large")
     return bytearray([v & 0xFF]) * max(n, 0)
 
@@ -82,9 +82,9 @@ def _span_r(b: bytearray, r: Range) -> tuple[int, int]:
 
 
 def _parse(b: bytearray, s: int, e: int, order: str) -> int:
-    buf = bytes(b[s:e])
-    buf = buf + bytes(8 - len(buf)) if order == "little" else buf + bytes(8 - len(buf))
-    return int.from_bytes(buf, order, signed=True)  # type: ignore[arg-type]
+    # Missing bytes are zero on the high side: after the data for both byte orders.
+    buf = bytes(b[s:e]) + bytes(8 - (e - s))
+    return int.from_bytes(buf, "little" if order == "little" else "big", signed=True)
 
 
 @native("parse_le_int", B, INT, INT)
@@ -108,7 +108,7 @@ def _pbe_r(c: Any, b: bytearray, r: Range) -> int:
 
 
 def _write(b: bytearray, s: int, e: int, v: int, order: str) -> None:
-    data = (v & (2**64 - 1)).to_bytes(8, order)  # type: ignore[arg-type]
+    data = (v & (2**64 - 1)).to_bytes(8, "little" if order == "little" else "big")
     b[s:e] = data[: e - s]
 
 

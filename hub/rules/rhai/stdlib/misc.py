@@ -45,7 +45,11 @@ def _json(v: Any) -> str:
     if t is list:
         return "[" + ",".join(_json(x) for x in v) + "]"
     if t is dict:
-        return "{" + ",".join(f"{json.dumps(k, ensure_ascii=False)}:{_json(x)}" for k, x in sorted(v.items())) + "}"
+        return (
+            "{"
+            + ",".join(f"{json.dumps(k, ensure_ascii=False)}:{_json(x)}" for k, x in sorted(v.items()))
+            + "}"
+        )
     return json.dumps(display(v), ensure_ascii=False)
 
 

@@ -68,7 +68,7 @@ def _float_fn(name: str, fn: Callable[[float], float]) -> None:
         try:
             return fn(x)
         except (ValueError, OverflowError):
-            return math.nan if x == x and not math.isinf(x) or name != "exp" else math.inf
+            return math.nan if (x == x and not math.isinf(x)) or name != "exp" else math.inf
 
     native(name, F)(apply)
 

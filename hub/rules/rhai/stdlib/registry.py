@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
 from ..values import Char, FnPtr, Range, Timestamp
 
 __all__ = ["ANY", "INT", "NATIVES", "NUM", "STR", "Mut", "Overloads", "native"]
 
 NativeFn = Callable[..., Any]
+F = TypeVar("F", bound=NativeFn)
 
 
 class _Any:
@@ -68,10 +69,10 @@ NATIVES: dict[tuple[str, int], Overloads] = {}
 _ALIASES = {"array": list, "map": dict, "blob": bytearray, "unit": type(None), "char": Char, "fn": FnPtr}
 
 
-def native(name: str, *sig: Any, pure: bool = True) -> Callable[[NativeFn], NativeFn]:
+def native(name: str, *sig: Any, pure: bool = True) -> Callable[[F], F]:
     """Register a native ``fn(ctx, *args)``; ``pure=False`` marks methods that change their receiver."""
 
-    def register(fn: NativeFn) -> NativeFn:
+    def register(fn: F) -> F:
         spec = tuple(_ALIASES.get(s, s) if isinstance(s, str) else s for s in sig)
         NATIVES.setdefault((name, len(spec)), Overloads()).entries.append((spec, fn, pure))
         return fn
