@@ -18,12 +18,19 @@ import argparse
 import os
 import socket
 import statistics
+import sys
 import time
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import anyio
 import asyncpg
+
+# Run as a script, this file's own directory comes first on sys.path and its name shadows the
+# connectors package; drop that entry so the import below finds the package.
+if sys.path and Path(sys.path[0]).resolve() == Path(__file__).resolve().parent:
+    del sys.path[0]
 
 from connectors import Connector, PostgresConnector, build_connector, check_health
 
