@@ -6,6 +6,9 @@ Alembic revisions in ``migrations/versions`` are the source of the live schema; 
 describe exactly what they create (a test compares the two on both databases). Deviations from the
 spec are listed in ``docs/schema.md``.
 
+Ids are uuid4 values assigned when a model object is constructed, so related rows can be built
+before anything is flushed; the database default (``gen_random_uuid()``) serves raw SQL.
+
 There are deliberately no ``relationship()``s: an async session cannot lazy-load, so every
 read names what it joins or loads.
 """
@@ -258,6 +261,14 @@ class Base(DeclarativeBase):
     # so reading them later never needs a lazy load, which an async session cannot do.
     # ClassVar would clash with how DeclarativeBase declares the attribute.
     __mapper_args__ = {"eager_defaults": True}  # noqa: RUF012
+
+
+@sa.event.listens_for(Base, "init", propagate=True)
+def _assign_id(target: Base, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+    # Every table's key is a uuid4 "id": giving it at construction (not only at flush) lets a
+    # caller build a row and the rows that reference it in one go, before any round trip.
+    if "id" not in kwargs and "id" in target.__mapper__.columns:
+        kwargs["id"] = uuid.uuid4()
 
 
 # ---------------------------------------------------------------------------------------------
