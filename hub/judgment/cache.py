@@ -57,7 +57,7 @@ async def lookup(
     ).first()
     if row is None:
         return None
-    entry, execution = row.tuple()
+    entry, execution = row._tuple()
     # Counted in SQL, not in Python, so concurrent hits from several processes all count.
     await session.execute(
         sa.update(JudgmentCache)

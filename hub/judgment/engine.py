@@ -278,7 +278,7 @@ class JudgmentEngine:
             "input_data": request.input.as_dict(),
             "context": dict(request.input.context),
             "historical_data": None if request.historical_data is None else dict(request.historical_data),
-            "rule_trace": None if outcome is None else outcome.trace(),
+            "rule_trace": None if outcome is None else outcome.prompt_trace(),
             "rule_result": None if verdict is None else verdict.as_dict(),
         }
 
@@ -476,7 +476,7 @@ class JudgmentEngine:
 
 
 def _sandboxed_engine() -> ScriptEngine:
-    from hub.rules.rhai import sandboxed_engine
+    from hub.rules.rhai.engine import sandboxed_engine
 
     return sandboxed_engine()
 

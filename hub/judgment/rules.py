@@ -9,18 +9,18 @@ limits is recorded as a failure in the trace and the others still count.
 from __future__ import annotations
 
 import hashlib
-import re
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Final, Protocol
+from typing import Any, Protocol
 
 from hub.errors import RuleError
 from hub.judgment.verdicts import RESULTS, SEVERITY, Verdict
 from hub.rules.rhai.errors import RhaiError
 
 __all__ = [
+    "CompiledScript",
     "RuleFailure",
     "RuleHit",
     "RuleOutcome",
@@ -29,19 +29,24 @@ __all__ = [
     "rule_functions",
 ]
 
-# A rule is a top-level function whose name starts with judge_; ``private fn`` is a helper, not a rule.
-_RULE_FN: Final = re.compile(r"^[ \t]*fn[ \t]+(judge_[A-Za-z0-9_]*)[ \t]*\(", re.MULTILINE)
+
+def rule_functions(ast: CompiledScript) -> tuple[str, ...]:
+    """The rules of a compiled script: its ``judge_*`` functions taking (metrics, context)."""
+    return tuple(name for name, arity in ast.functions() if name.startswith("judge_") and arity == 2)
 
 
-def rule_functions(script: str) -> tuple[str, ...]:
-    """The names of the rules a script defines, in source order."""
-    return tuple(dict.fromkeys(_RULE_FN.findall(script)))
+class CompiledScript(Protocol):
+    """The part of ``hub.rules.rhai.AST`` the runner uses."""
+
+    def functions(self) -> list[tuple[str, int]]:
+        """Script functions as (name, arity)."""
+        ...
 
 
 class ScriptEngine(Protocol):
     """The part of ``hub.rules.rhai.Engine`` the runner uses."""
 
-    def compile(self, script: str) -> Any:
+    def compile(self, script: str) -> CompiledScript:
         """Compile a script to a reusable AST."""
         ...
 
@@ -111,6 +116,14 @@ class RuleOutcome:
             actions=tuple(actions),
         )
 
+    def prompt_trace(self) -> dict[str, Any]:
+        """The trace without timings, for prompts: the same input must give the same prompt."""
+        trace = self.trace()
+        trace.pop("execution_time_ms")
+        for rule in trace["matched_rules"]:
+            rule.pop("execution_time_ms")
+        return trace
+
     def trace(self) -> dict[str, Any]:
         """``judgment_executions.rule_trace`` (spec section 4.1), plus failures and the canary flag."""
         return {
@@ -174,7 +187,7 @@ class RuleRunner:
         # Built on first use: a hub whose tenants judge only with LLMs never loads the interpreter.
         self._make_engine = engine
         self._engine_instance: ScriptEngine | None = None
-        self._asts: OrderedDict[str, tuple[Any, tuple[str, ...]]] = OrderedDict()
+        self._asts: OrderedDict[str, tuple[CompiledScript, tuple[str, ...]]] = OrderedDict()
         self._cache_size = cache_size
         self._clock = clock
 
@@ -184,13 +197,14 @@ class RuleRunner:
             self._engine_instance = self._make_engine()
         return self._engine_instance
 
-    def _compiled(self, script: str, script_hash: str | None) -> tuple[Any, tuple[str, ...]]:
+    def _compiled(self, script: str, script_hash: str | None) -> tuple[CompiledScript, tuple[str, ...]]:
         key = script_hash or hashlib.sha256(script.encode()).hexdigest()
         entry = self._asts.get(key)
         if entry is not None:
             self._asts.move_to_end(key)
             return entry
-        entry = (self._engine.compile(script), rule_functions(script))
+        ast = self._engine.compile(script)
+        entry = (ast, rule_functions(ast))
         self._asts[key] = entry
         if len(self._asts) > self._cache_size:
             self._asts.popitem(last=False)
