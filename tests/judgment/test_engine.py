@@ -347,7 +347,9 @@ async def test_deferred_sampling_ends_the_call_unrecorded_and_the_answered_rerun
 
     async def answered(system: str, user: str, max_tokens: int, temperature: float | None) -> ClientAnswer:
         assert user == deferred.value.request.user_prompt
-        return ClientAnswer('{"result": "normal", "confidence": 0.95, "explanation": "noise"}', "client-model")
+        return ClientAnswer(
+            '{"result": "normal", "confidence": 0.95, "explanation": "noise"}', "client-model"
+        )
 
     judgment = await engine.execute(tenant.operator, request(defect_input(0.055)), sample=answered)
     assert (judgment.method_used, judgment.result) == ("hybrid", "normal")
