@@ -6,19 +6,20 @@ from collections.abc import Callable
 from typing import Any
 
 from . import ast as A
-from .errors import RhaiError
+from .errors import SYSTEM_KINDS, RhaiError
 from .ops import fn_not_found
 from .runtime import (
     NOTHING,
     Ctx,
     ExitSig,
+    ReturnSig,
     ScriptFn,
     call_fnptr,
     call_script,
     find_native,
 )
 from .stdlib.registry import NATIVES, Mut
-from .values import Cell, FnPtr, display, type_of
+from .values import UNBOUND, Cell, FnPtr, display, type_of
 
 __all__ = ["CallCompiler", "invoke_method"]
 
@@ -202,24 +203,53 @@ class CallCompiler:
     def script_call(self, fn: ScriptFn, node: A.Call) -> Node:
         args = [self.value(a) for a in node.args]
         line, col = node.line, node.col
-        if len(args) == 1:
-            (a0,) = args
+        too_many = bool(self.opts.max_variables and len(args) > self.opts.max_variables)
+        if fn.param_slots is not None or too_many:
 
-            def call1(f: list[Any]) -> Any:
+            def call(f: list[Any]) -> Any:
                 try:
-                    return call_script(f[0], fn, [a0(f)])[0]
+                    return call_script(f[0], fn, [a(f) for a in args])[0]
                 except RhaiError as e:
                     raise e.at(line, col) from None
 
-            return call1
+            return call
+        # The common case, inlined: a plain script function with positional parameters.
+        pad = fn.pad
+        name = fn.name
 
-        def call(f: list[Any]) -> Any:
+        def fast_call(f: list[Any]) -> Any:
+            c = f[0]
+            depth = c.depth + 1
+            if depth > c.max_depth:
+                raise RhaiError("ErrorStackOverflow", "Stack overflow", line=line, column=col)
+            frame = [c, UNBOUND]
+            for a in args:
+                frame.append(a(f))
+            if pad:
+                frame.extend(pad)
+            c.ops += fn.weight
+            if c.ops > c.limit:
+                c.tick()
+            c.depth = depth
             try:
-                return call_script(f[0], fn, [a(f) for a in args])[0]
-            except RhaiError as e:
-                raise e.at(line, col) from None
+                return fn.body(frame)
+            except ReturnSig as ret:
+                return ret.value
+            except RhaiError as err:
+                if err.kind in SYSTEM_KINDS:
+                    raise err.at(line, col) from None
+                raise RhaiError(
+                    "ErrorInFunctionCall",
+                    f"Error in call to function '{name}': {err}",
+                    inner=err,
+                    function=name,
+                    line=line,
+                    column=col,
+                ) from None
+            finally:
+                c.depth = depth - 1
 
-        return call
+        return fast_call
 
     # --- calls with special meaning ------------------------------------------------------
     def call_Fn(self, node: A.Call) -> Node | None:

@@ -24,7 +24,7 @@ from .runtime import (
     set_prop,
     to_text,
 )
-from .statements import StatementCompiler
+from .statements import StatementCompiler, weight
 from .values import INT_MAX, UNBOUND, Cell, FnPtr, Range, copy_value
 
 __all__ = ["Compiled", "Compiler", "Node"]
@@ -83,6 +83,7 @@ class Compiler(StatementCompiler):
             if d.captures:
                 slots = [inner.slot for _, inner in d.captures] + [p.slot for p in d.params]
             self.fns[key] = ScriptFn(d.name, len(d.params) + len(d.captures), d.nslots, slots, d.this_type)
+            self.fns[key].weight = 1 + len(d.body.stmts) + sum(weight(s) for s in d.body.stmts)
         self.fn_names = {k[0] for k in program.fns}
 
     def compile(self) -> Compiled:
@@ -97,7 +98,8 @@ class Compiler(StatementCompiler):
         stmts = list(d.body.stmts)
         if stmts and isinstance(stmts[-1], A.Return) and stmts[-1].value is not None:
             stmts[-1] = stmts[-1].value
-        body = self.block(A.Block(d.body.line, d.body.col, stmts, d.body.scope_size))
+        # Callers count the body's operations (ScriptFn.weight), saving a wrapper per call.
+        body, _ = self.block_parts(A.Block(d.body.line, d.body.col, stmts, d.body.scope_size))
         shared = [p.slot for p in d.params if p.captured]
         if not shared:
             return body

@@ -79,7 +79,7 @@ class Iter:
 class ScriptFn:
     """A compiled script function; closures list the frame slots their captured cells go to."""
 
-    __slots__ = ("body", "name", "nparams", "pad", "param_slots", "this_type")
+    __slots__ = ("body", "name", "nparams", "pad", "param_slots", "this_type", "weight")
 
     def __init__(
         self, name: str, nparams: int, nslots: int, param_slots: list[int] | None, this_type: str | None
@@ -90,6 +90,7 @@ class ScriptFn:
         self.pad = [None] * (nslots - 2 - (nparams if param_slots is None else 0))
         self.param_slots = param_slots
         self.this_type = this_type
+        self.weight = 1
 
 
 def _unlinked(f: Frame) -> Any:
@@ -189,6 +190,9 @@ def call_script(c: Ctx, fn: ScriptFn, args: list[Any], this: Any = UNBOUND) -> t
     if depth > c.max_depth:
         raise RhaiError("ErrorStackOverflow", "Stack overflow")
     c.depth = depth
+    c.ops += fn.weight
+    if c.ops > c.limit:
+        c.tick()
     if fn.param_slots is None:
         f = [c, this, *args, *fn.pad]
     else:

@@ -71,41 +71,42 @@ class StatementCompiler(CallCompiler):
 
     top_level: bool = False
 
-    def block(self, node: A.Block, top: bool = False) -> Node:
+    def block_parts(self, node: A.Block, top: bool = False) -> tuple[Node, int]:
+        """A block's runner that does not count operations, and the count its caller must add."""
         stmts = [self.stmt(s, top) for s in node.stmts]
         w = sum(weight(s) for s in node.stmts) + len(node.stmts)
         if not stmts:
-
-            def empty(f: list[Any]) -> Any:
-                c = f[0]
-                c.ops += 1
-                if c.ops > c.limit:
-                    c.tick()
-
-            return empty
+            return (lambda f: None), 1
         if len(stmts) == 1:
-            only = stmts[0]
+            return stmts[0], w
+        if len(stmts) == 2:
+            first, second = stmts
 
-            def single(f: list[Any]) -> Any:
-                c = f[0]
-                c.ops += w
-                if c.ops > c.limit:
-                    c.tick()
-                return only(f)
+            def pair(f: list[Any]) -> Any:
+                first(f)
+                return second(f)
 
-            return single
+            return pair, w
         *init, last = stmts
 
         def many(f: list[Any]) -> Any:
-            c = f[0]
-            c.ops += w
-            if c.ops > c.limit:
-                c.tick()
             for s in init:
                 s(f)
             return last(f)
 
-        return many
+        return many, w
+
+    def block(self, node: A.Block, top: bool = False) -> Node:
+        run, w = self.block_parts(node, top)
+
+        def counted(f: list[Any]) -> Any:
+            c = f[0]
+            c.ops += w
+            if c.ops > c.limit:
+                c.tick()
+            return run(f)
+
+        return counted
 
     def stmt(self, node: A.Expr, top: bool = False) -> Node:
         method = getattr(self, "s_" + type(node).__name__, None)
@@ -207,19 +208,45 @@ class StatementCompiler(CallCompiler):
 
     def x_If(self, node: A.If) -> Node:
         cond = self.expr(node.cond)
-        then = self.block(node.then)
-        other = self.expr(node.other) if node.other is not None else None
+        then, wt = self.block_parts(node.then)
         line, col = node.cond.line, node.cond.col
+        if node.other is None:
 
-        def if_(f: list[Any]) -> Any:
+            def if_(f: list[Any]) -> Any:
+                v = cond(f)
+                if v is True:
+                    c = f[0]
+                    c.ops += wt
+                    if c.ops > c.limit:
+                        c.tick()
+                    return then(f)
+                if v is False:
+                    return None
+                raise _mismatch(v, line, col)
+
+            return if_
+        if isinstance(node.other, A.Block):
+            other, wo = self.block_parts(node.other)
+        else:
+            other, wo = self.expr(node.other), 0
+
+        def if_else(f: list[Any]) -> Any:
             v = cond(f)
             if v is True:
+                c = f[0]
+                c.ops += wt
+                if c.ops > c.limit:
+                    c.tick()
                 return then(f)
             if v is False:
-                return other(f) if other is not None else None
+                c = f[0]
+                c.ops += wo
+                if c.ops > c.limit:
+                    c.tick()
+                return other(f)
             raise _mismatch(v, line, col)
 
-        return if_
+        return if_else
 
     def x_Switch(self, node: A.Switch) -> Node:
         subject = self.expr(node.subject)
@@ -252,14 +279,15 @@ class StatementCompiler(CallCompiler):
         return switch
 
     def x_While(self, node: A.While) -> Node:
-        body = self.block(node.body)
+        body, wb = self.block_parts(node.body)
         line, col = node.line, node.col
         if node.cond is None:
+            wl = 1 + wb
 
             def loop(f: list[Any]) -> Any:
                 c = f[0]
                 while True:
-                    c.ops += 1
+                    c.ops += wl
                     if c.ops > c.limit:
                         c.tick()
                     try:
@@ -271,7 +299,7 @@ class StatementCompiler(CallCompiler):
 
             return loop
         cond = self.expr(node.cond)
-        w = 1 + weight(node.cond)
+        w = 1 + weight(node.cond) + wb
 
         def while_(f: list[Any]) -> Any:
             c = f[0]
@@ -294,7 +322,8 @@ class StatementCompiler(CallCompiler):
         return while_
 
     def x_DoLoop(self, node: A.DoLoop) -> Node:
-        body = self.block(node.body)
+        body, wb = self.block_parts(node.body)
+        w = 1 + wb + weight(node.cond)
         cond = self.expr(node.cond)
         until = node.until
         line, col = node.line, node.col
@@ -302,7 +331,7 @@ class StatementCompiler(CallCompiler):
         def do(f: list[Any]) -> Any:
             c = f[0]
             while True:
-                c.ops += 1
+                c.ops += w
                 if c.ops > c.limit:
                     c.tick()
                 try:
@@ -321,7 +350,8 @@ class StatementCompiler(CallCompiler):
 
     def x_For(self, node: A.For) -> Node:
         iterable = self.expr(node.iterable)
-        body = self.block(node.body)
+        body, wb = self.block_parts(node.body)
+        wi = 1 + wb
         slot = node.var.slot
         shared = node.var.captured
         counter = node.counter
@@ -338,7 +368,7 @@ class StatementCompiler(CallCompiler):
             cell = f[slot] = Cell(None) if shared else None
             ccell = f[cslot] = Cell(None) if cshared else None
             for i, v in enumerate(items):
-                c.ops += 1
+                c.ops += wi
                 if c.ops > c.limit:
                     c.tick()
                 if cell is not None:
