@@ -9,12 +9,10 @@ where it fails them: CI must never pass by skipping PostgreSQL.
 
 from __future__ import annotations
 
-import asyncio
 import os
 import secrets
-from collections.abc import AsyncIterator, Coroutine, Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
-from typing import Any, TypeVar
 
 import asyncpg
 import pytest
@@ -23,10 +21,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub.store import migrate
 from hub.store.db import create_engine, mask_url
+from tests.store.support import execute, reset_postgres, run
 
 DEFAULT_POSTGRES_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
-
-T = TypeVar("T")
 
 
 @pytest.fixture
@@ -35,32 +32,12 @@ def anyio_backend() -> str:
     return "asyncio"
 
 
-def run(coroutine: Coroutine[Any, Any, T]) -> T:
-    """Run a coroutine on a private event loop, leaving the test runner's loop alone."""
-    with asyncio.Runner(loop_factory=asyncio.new_event_loop) as runner:
-        return runner.run(coroutine)
-
-
-def _dsn(url: URL) -> str:
-    """The libpq-style DSN asyncpg takes, from an SQLAlchemy URL."""
-    return url.set(drivername="postgresql").render_as_string(hide_password=False)
-
-
-async def _admin(url: URL, *statements: str) -> None:
-    connection = await asyncpg.connect(_dsn(url), timeout=10)
-    try:
-        for statement in statements:
-            await connection.execute(statement)
-    finally:
-        await connection.close()
-
-
 @pytest.fixture(scope="session")
 def postgres_server() -> URL:
     """The PostgreSQL server's maintenance URL, once it has answered."""
     server = make_url(os.environ.get("HUB_TEST_POSTGRES_URL", DEFAULT_POSTGRES_URL))
     try:
-        run(_admin(server, "SELECT 1"))
+        run(execute(server, "SELECT 1"))
     except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
         reason = f"PostgreSQL at {mask_url(server)} is not usable: {exc}"
         if os.environ.get("CI") == "true":
@@ -71,12 +48,12 @@ def postgres_server() -> URL:
 
 def _scratch_database(server: URL) -> Iterator[str]:
     name = f"hub_test_{secrets.token_hex(6)}"
-    run(_admin(server, f'CREATE DATABASE "{name}"'))
+    run(execute(server, f'CREATE DATABASE "{name}"'))
     try:
         yield server.set(database=name).render_as_string(hide_password=False)
     finally:
         # FORCE ends sessions a failed test may have left open.
-        run(_admin(server, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        run(execute(server, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
 @pytest.fixture(scope="session")
@@ -124,22 +101,6 @@ async def session(migrated_url: str) -> AsyncIterator[AsyncSession]:
                 await transaction.rollback()
     finally:
         await engine.dispose()
-
-
-def reset_postgres(url: str) -> None:
-    """Empty the scratch database: its ``public`` schema with every table, function and extension."""
-    run(
-        _admin(
-            make_url(url),
-            "DROP SCHEMA public CASCADE",
-            "CREATE SCHEMA public",
-            # Extensions made by the migrations live in public and go with it, but be explicit.
-            *(
-                f'DROP EXTENSION IF EXISTS "{name}"'
-                for name in ("uuid-ossp", "pgcrypto", "pg_trgm", "btree_gin")
-            ),
-        )
-    )
 
 
 @pytest.fixture

@@ -165,8 +165,8 @@ async def test_every_table_accepts_a_row_and_returns_it(session: AsyncSession) -
         model = type(row)
         loaded = await session.get(model, row.id)  # type: ignore[attr-defined]
         assert loaded is not None, model.__name__
-        for column in model.__table__.columns:  # type: ignore[attr-defined]
-            key = model.__mapper__.get_property_by_column(column).key  # type: ignore[attr-defined]
+        for column in model.__table__.columns:
+            key = model.__mapper__.get_property_by_column(column).key
             assert getattr(loaded, key) == getattr(row, key), f"{model.__name__}.{key}"
 
 
