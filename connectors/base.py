@@ -119,7 +119,7 @@ def _adapter(kind: type[T]) -> TypeAdapter[T]:
     return adapter
 
 
-def parse_config(kind: type[T], data: object, *, what: str) -> T:
+def parse_config(kind: type[T], data: object, *, what: str, where: str | None = None) -> T:
     """Validate ``data`` into the frozen config ``kind``; ConfigError lists each problem's path."""
     try:
         return _adapter(kind).validate_python(data)
@@ -128,7 +128,7 @@ def parse_config(kind: type[T], data: object, *, what: str) -> T:
             f"{'.'.join(str(part) for part in err['loc']) or '(root)'}: {err['msg']}"
             for err in exc.errors(include_input=False, include_url=False)
         ]
-        raise ConfigError(f"invalid {what}: " + "; ".join(problems), problems=problems) from None
+        raise ConfigError(f"invalid {what}: " + "; ".join(problems), problems=problems, where=where) from None
 
 
 def scrub(text: str, secrets: Iterable[str]) -> str:

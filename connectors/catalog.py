@@ -28,20 +28,20 @@ def build_connector(
     """An unopened connector of ``type_name``; ConfigError pinpoints every bad config key."""
     creds = dict(credentials or {})
     if type_name in ("postgres", "mysql"):
-        sql_config = parse_config(SqlConfig, config, what=f"{type_name} config")
-        sql_creds = parse_config(SqlCredentials, creds, what=f"{type_name} credentials")
+        sql_config = parse_config(SqlConfig, config, what=f"{type_name} config", where="config")
+        sql_creds = parse_config(SqlCredentials, creds, what=f"{type_name} credentials", where="credentials")
         if type_name == "postgres":
             return PostgresConnector(sql_config, sql_creds)
         return MySQLConnector(sql_config, sql_creds)
     if type_name == "rest_api":
         return RestConnector(
-            parse_config(RestConfig, config, what="rest_api config"),
-            parse_config(RestCredentials, creds, what="rest_api credentials"),
+            parse_config(RestConfig, config, what="rest_api config", where="config"),
+            parse_config(RestCredentials, creds, what="rest_api credentials", where="credentials"),
         )
     if type_name == "kafka":
         return KafkaConnector(
-            parse_config(KafkaConfig, config, what="kafka config"),
-            parse_config(KafkaCredentials, creds, what="kafka credentials"),
+            parse_config(KafkaConfig, config, what="kafka config", where="config"),
+            parse_config(KafkaCredentials, creds, what="kafka credentials", where="credentials"),
         )
     raise InputError(
         f"unknown connector type {type_name!r}; known: {', '.join(CONNECTOR_TYPES)}", where="type"

@@ -115,14 +115,14 @@ class RestConnector:
         auth: httpx.BasicAuth | None = None
         if config.auth in ("bearer", "header"):
             if not cred.token:
-                raise ConfigError(f"auth {config.auth!r} needs a token in the credentials")
+                raise ConfigError(f"auth {config.auth!r} needs a token", where="credentials")
             if config.auth == "bearer":
                 headers["Authorization"] = f"Bearer {cred.token}"
             else:
                 headers[config.auth_header] = cred.token
         elif config.auth == "basic":
             if not cred.username or cred.password is None:
-                raise ConfigError("auth 'basic' needs username and password in the credentials")
+                raise ConfigError("auth 'basic' needs username and password", where="credentials")
             auth = httpx.BasicAuth(cred.username, cred.password)
             raw = f"{cred.username}:{cred.password}".encode()
             self._secrets.append(base64.b64encode(raw).decode("ascii"))

@@ -325,8 +325,7 @@ def _validated(
     try:
         connector = build_connector(type_name, config, credentials)
     except ConfigError as exc:
-        where = "arguments.credentials" if "credentials" in exc.message.split(":")[0] else "arguments.config"
-        raise InputError(exc.message, where=where) from None
+        raise InputError(exc.message, where=f"arguments.{exc.where or 'config'}") from None
     return dataclasses.asdict(connector.config)
 
 
