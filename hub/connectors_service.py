@@ -35,7 +35,8 @@ from connectors import (
     build_connector,
     check_health,
 )
-from hub.errors import ConfigError, Conflict, InputError, NotFound
+from hub.config import HubConfig, expand_env
+from hub.errors import ConfigError, Conflict, HubError, InputError, NotFound
 from hub.identity import Caller
 from hub.redaction import redact
 from hub.secrets import CredentialCipher
@@ -183,6 +184,46 @@ class ConnectorService:
             )
         await self._forget(connector_id)
 
+    async def apply_config(self, config: HubConfig, caller: Caller) -> dict[str, list[str]]:
+        """Create or update the connectors of ``mcp.json`` (``connectors`` section).
+
+        ``${NAME}`` references in credentials are expanded from the environment here, and the
+        values sealed. A connector that disappears from the file is left alone: it may hold
+        changes made through the tools since, so removing it is an operator's explicit act.
+        """
+        from hub.store.accounts import tenant_id_of
+
+        report: dict[str, list[str]] = {"created": [], "updated": [], "unchanged": [], "failed": []}
+        for name, entry in config.connectors.items():
+            try:
+                credentials = expand_env(entry.credentials, where=f"$.connectors.{name}.credentials")
+                async with self._sessions() as session:
+                    tenant_id = await tenant_id_of(session, entry.tenant)
+                    row = await _find(session, tenant_id, name)
+                    same = (
+                        row is not None
+                        and row.type == entry.type
+                        and row.config == _validated(entry.type, entry.config, credentials)
+                        and self._credentials(row) == credentials
+                    )
+                owner = dataclasses.replace(caller, tenant_id=tenant_id)
+                if row is None:
+                    await self.register(owner, name, entry.type, entry.config, credentials)
+                    report["created"].append(name)
+                elif same:
+                    report["unchanged"].append(name)
+                elif row.type != entry.type:
+                    raise Conflict(
+                        f"connector '{name}' is a {row.type} connector, mcp.json says {entry.type}"
+                    )
+                else:
+                    await self.update(owner, name, config=entry.config, credentials=credentials)
+                    report["updated"].append(name)
+            except HubError as exc:
+                log.warning("connector %s from mcp.json: %s", name, exc)
+                report["failed"].append(f"{name}: {exc}")
+        return report
+
     async def list_connectors(self, tenant_id: uuid.UUID) -> list[dict[str, Any]]:
         """Every connector of a tenant, by name, without credentials."""
         async with self._sessions() as session:
@@ -239,9 +280,19 @@ class ConnectorService:
             rows = list((await session.execute(stmt)).scalars())
             if name is not None and not rows:
                 raise NotFound(f"no connector named '{name}'")
-            live = [await self._live_for(row) for row in rows]
+            live: dict[int, AnyConnector] = {}
+            broken: dict[int, Health] = {}
+            for index, row in enumerate(rows):
+                try:
+                    live[index] = await self._live_for(row)
+                except HubError as exc:  # one bad row must not stop the others' checks
+                    broken[index] = Health(False, 0.0, exc.message)
         timeout = seconds or self._settings.health_timeout_seconds
-        results = await check_health(live, timeout=timeout, concurrency=self._settings.health_concurrency)
+        checked = await check_health(
+            list(live.values()), timeout=timeout, concurrency=self._settings.health_concurrency
+        )
+        by_index = dict(zip(live.keys(), checked, strict=True)) | broken
+        results = [by_index[i] for i in range(len(rows))]
         checked_at = self._now()
         reports = []
         async with self._sessions() as session, session.begin():
