@@ -6,13 +6,12 @@
 
 from __future__ import annotations
 
-from .engine import AST, SANDBOX_DEFAULTS, Engine, Scope, sandboxed_engine
+from .engine import AST, Engine, Scope, sandboxed_engine
 from .errors import RhaiError
 from .values import Char, FnPtr, Range, Timestamp, type_of
 
 __all__ = [
     "AST",
-    "SANDBOX_DEFAULTS",
     "Char",
     "Engine",
     "FnPtr",

@@ -163,6 +163,10 @@ class Engine:
             raise RhaiError(
                 "ErrorParsing", "Expression exceeds maximum complexity", detail="ExprTooDeep"
             ) from None
+        except RhaiError:
+            raise
+        except Exception as exc:  # the sandbox promise: only RhaiError escapes
+            raise RhaiError("ErrorParsing", f"Cannot parse: {type(exc).__name__}", detail="BadInput") from exc
         return AST(script, compiled)
 
     def compile(self, script: str, scope: Scope | None = None) -> AST:

@@ -19,6 +19,7 @@ _RADIX = {
     "o": (8, re.compile(r"[0-7_]+")),
     "b": (2, re.compile(r"[01_]+")),
 }
+_DIGITS = frozenset("0123456789")
 _ESC = {"\\": "\\", "t": "\t", "r": "\r", "n": "\n", '"': '"', "'": "'", "0": "\0"}
 _HEX_LEN = {"x": 2, "u": 4, "U": 8}
 # After these a `-` is binary; elsewhere `-` followed by a digit is part of the literal.
@@ -100,7 +101,7 @@ class _Lexer:
                 return out
             c = src[self.i]
             prev = out[-1].kind if out else ""
-            if c.isalpha() or c == "_":
+            if c.isascii() and (c.isalpha() or c == "_"):
                 m = _IDENT.match(src, self.i)
                 if m is None:
                     raise self.err("BadInput", f"Unexpected '{c}'")
@@ -118,8 +119,8 @@ class _Lexer:
                         raise parse_error("BadInput", f"Invalid identifier: {word}", line, col)
                     out.append(Token("ID", word, line, col))
                 continue
-            if c.isdigit() or (
-                c == "-" and self.i + 1 < n and src[self.i + 1].isdigit() and prev not in _OPERAND_END
+            if c in _DIGITS or (
+                c == "-" and self.i + 1 < n and src[self.i + 1] in _DIGITS and prev not in _OPERAND_END
             ):
                 out.append(self.number(line, col))
                 continue
@@ -141,6 +142,7 @@ class _Lexer:
                     continue
                 if src.startswith("#{", self.i):
                     self.i += 2
+                    depth += 1  # its `}` must not end an enclosing `${`
                     out.append(Token("#{", "#{", line, col))
                     continue
                 if src.startswith("#!", self.i):
@@ -203,7 +205,7 @@ class _Lexer:
         is_float = False
         if self.i < len(src) and src[self.i] == ".":
             nxt = src[self.i + 1] if self.i + 1 < len(src) else ""
-            if nxt.isdigit():
+            if nxt in _DIGITS:
                 m2 = _DEC.match(src, self.i + 1)
                 assert m2 is not None
                 self.i = m2.end()
@@ -226,7 +228,7 @@ class _Lexer:
 
     def check_number_end(self, start: int) -> None:
         src = self.src
-        if self.i < len(src) and src[self.i] == "." and self.i + 1 < len(src) and src[self.i + 1].isdigit():
+        if self.i < len(src) and src[self.i] == "." and self.i + 1 < len(src) and src[self.i + 1] in _DIGITS:
             raise self.err("BadInput", "Malformed number", start)
         if self.i < len(src) and (src[self.i].isalnum() or src[self.i] == "_"):
             # `42.type_of()` is fine (the dot is consumed elsewhere); `12abc` is not.

@@ -24,6 +24,7 @@ __all__ = [
     "call_fnptr",
     "call_native",
     "call_script",
+    "check_grow",
     "error_value",
     "get_index",
     "get_prop",
@@ -165,6 +166,22 @@ class Ctx:
                     raise RhaiError("ErrorDataTooLarge", "Size of object map too large")
         elif t is bytearray and self.max_array and len(v) > self.max_array:
             raise RhaiError("ErrorDataTooLarge", "Size of array/BLOB too large")
+
+
+def check_grow(c: Ctx, container: Any, added: Any) -> None:
+    """Size check after adding one item: a full recount only when the item is itself a container.
+
+    Recounting a whole nested value on every insert would make filling an array quadratic; a flat
+    length check is enough for scalars, and the operation limit bounds nested growth anyway.
+    """
+    t = type(added)
+    if t is list or t is dict:
+        c.check_size(container)
+    elif type(container) is list:
+        if c.max_array and len(container) > c.max_array:
+            raise RhaiError("ErrorDataTooLarge", "Size of array/BLOB too large")
+    elif type(container) is dict and c.max_map and len(container) > c.max_map:
+        raise RhaiError("ErrorDataTooLarge", "Size of object map too large")
 
 
 def data_size(v: Any) -> tuple[int, int]:
@@ -338,11 +355,11 @@ def set_index(c: Ctx, obj: Any, idx: Any, value: Any) -> Any:
     ti = type(idx)
     if t is list and ti is int:
         obj[_norm_index(idx, len(obj), "ErrorArrayBounds", "Array")] = value
-        c.check_size(obj)
+        check_grow(c, obj, value)
         return _NOTHING
     if t is dict and (ti is str or ti is Char):
         obj[str(idx)] = value
-        c.check_size(obj)
+        check_grow(c, obj, value)
         return _NOTHING
     if t is bytearray and ti is int:
         obj[_norm_index(idx, len(obj), "ErrorArrayBounds", "Blob")] = (
@@ -393,7 +410,7 @@ def set_prop(c: Ctx, obj: Any, name: str, value: Any) -> None:
     """``obj.name = value`` on a map."""
     if type(obj) is dict:
         obj[name] = value
-        c.check_size(obj)
+        check_grow(c, obj, value)
         return
     raise RhaiError(
         "ErrorDotExpr", f"Unknown property '{name}' - a setter is not registered for type '{type_of(obj)}'"

@@ -9,7 +9,7 @@ from . import ast as A
 from .calls import CallCompiler
 from .errors import RhaiError
 from .ops import BINARY, add
-from .runtime import CONTINUE, BreakSig, ContinueSig, Ctx, ReturnSig, error_value, iterate
+from .runtime import CONTINUE, BreakSig, ContinueSig, Ctx, ReturnSig, check_grow, error_value, iterate
 from .values import INT_MAX, INT_MIN, Cell, Char, Range, display, type_of
 
 __all__ = ["StatementCompiler", "weight"]
@@ -44,9 +44,10 @@ def compound(c: Ctx, op: str, old: Any, v: Any) -> Any:
         if t is list:
             if type(v) is list:
                 old.extend(v)
+                c.check_size(old)
             else:
                 old.append(v)
-            c.check_size(old)
+                check_grow(c, old, v)
             return old
         if t is dict and type(v) is dict:
             old.update(v)

@@ -42,7 +42,6 @@ RESERVED = frozenset(
         "static",
         "shared",
         "goto",
-        "exit",
         "match",
         "case",
         "default",

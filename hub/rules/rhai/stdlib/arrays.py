@@ -7,7 +7,7 @@ from typing import Any
 
 from ..errors import RhaiError
 from ..ops import compare, fn_not_found
-from ..runtime import call_callback
+from ..runtime import call_callback, check_grow
 from ..values import INT_MAX, FnPtr, Range, copy_value, values_equal
 from .registry import ANY, INT, native
 from .strings import clamp_span
@@ -59,7 +59,7 @@ def _append_one(c: Any, a: list[Any], x: Any) -> None:
 @native("insert", L, INT, ANY, pure=False)
 def _insert(c: Any, a: list[Any], i: int, x: Any) -> None:
     a.insert(_pos(len(a), i), x)
-    c.check_size(a)
+    check_grow(c, a, x)
 
 
 @native("pop", L, pure=False)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..runtime import call_callback
+from ..runtime import call_callback, check_grow
 from ..values import Char, FnPtr, copy_value, values_equal
 from .registry import ANY, STR, native
 
@@ -46,7 +46,7 @@ def _get(c: Any, m: dict[str, Any], k: str) -> Any:
 @native("set", M, STR, ANY, pure=False)
 def _set(c: Any, m: dict[str, Any], k: str, v: Any) -> None:
     m[str(k)] = v
-    c.check_size(m)
+    check_grow(c, m, v)
 
 
 @native("remove", M, STR, pure=False)
