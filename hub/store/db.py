@@ -90,7 +90,10 @@ def _create_sqlite_engine(url: URL, *, enforce_foreign_keys: bool, echo: bool) -
 
     @sa.event.listens_for(engine.sync_engine, "begin")
     def _begin(connection: sa.Connection) -> None:
-        connection.exec_driver_sql("BEGIN")
+        # IMMEDIATE takes the write lock up front: a deferred transaction that reads and then
+        # writes gets SQLITE_BUSY at once (busy_timeout does not apply to that upgrade) whenever
+        # another connection wrote in between. With WAL, readers are not blocked by it.
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
 
     return engine
 
