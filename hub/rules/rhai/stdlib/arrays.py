@@ -15,6 +15,7 @@ from .strings import clamp_span
 __all__: list[str] = []
 
 L = list
+B = bytearray
 
 
 def _span_r(n: int, r: Range) -> tuple[int, int]:
@@ -63,32 +64,38 @@ def _insert(c: Any, a: list[Any], i: int, x: Any) -> None:
 
 
 @native("pop", L, pure=False)
+@native("pop", B, pure=False)
 def _pop(c: Any, a: list[Any]) -> Any:
     return a.pop() if a else None
 
 
 @native("shift", L, pure=False)
+@native("shift", B, pure=False)
 def _shift(c: Any, a: list[Any]) -> Any:
     return a.pop(0) if a else None
 
 
 @native("remove", L, INT, pure=False)
+@native("remove", B, INT, pure=False)
 def _remove(c: Any, a: list[Any], i: int) -> Any:
     j = len(a) + i if i < 0 else i
     return a.pop(j) if 0 <= j < len(a) else None
 
 
 @native("clear", L, pure=False)
+@native("clear", B, pure=False)
 def _clear(c: Any, a: list[Any]) -> None:
     a.clear()
 
 
 @native("truncate", L, INT, pure=False)
+@native("truncate", B, INT, pure=False)
 def _truncate(c: Any, a: list[Any], n: int) -> None:
     del a[max(n, 0) :]
 
 
 @native("chop", L, INT, pure=False)
+@native("chop", B, INT, pure=False)
 def _chop(c: Any, a: list[Any], n: int) -> None:
     if n > 0:
         del a[: max(len(a) - n, 0)]
@@ -104,18 +111,21 @@ def _pad(c: Any, a: list[Any], n: int, x: Any) -> None:
 
 
 @native("extract", L, INT)
+@native("extract", B, INT)
 def _extract1(c: Any, a: list[Any], start: int) -> list[Any]:
     s, e = clamp_span(len(a), start, INT_MAX)
     return copy_value(a[s:e])  # type: ignore[no-any-return]
 
 
 @native("extract", L, INT, INT)
+@native("extract", B, INT, INT)
 def _extract2(c: Any, a: list[Any], start: int, n: int) -> list[Any]:
     s, e = clamp_span(len(a), start, n)
     return copy_value(a[s:e])  # type: ignore[no-any-return]
 
 
 @native("extract", L, Range)
+@native("extract", B, Range)
 def _extract_r(c: Any, a: list[Any], r: Range) -> list[Any]:
     s, e = _span_r(len(a), r)
     return copy_value(a[s:e])  # type: ignore[no-any-return]
@@ -136,6 +146,7 @@ def _splice_r(c: Any, a: list[Any], r: Range, b: list[Any]) -> None:
 
 
 @native("split", L, INT, pure=False)
+@native("split", B, INT, pure=False)
 def _split(c: Any, a: list[Any], i: int) -> list[Any]:
     j = _pos(len(a), i)
     rest = a[j:]
@@ -144,6 +155,7 @@ def _split(c: Any, a: list[Any], i: int) -> list[Any]:
 
 
 @native("reverse", L, pure=False)
+@native("reverse", B, pure=False)
 def _reverse(c: Any, a: list[Any]) -> None:
     a.reverse()
 
@@ -269,6 +281,7 @@ def _drain(c: Any, a: list[Any], fp: FnPtr) -> list[Any]:
 
 
 @native("drain", L, INT, INT, pure=False)
+@native("drain", B, INT, INT, pure=False)
 def _drain_span(c: Any, a: list[Any], start: int, n: int) -> list[Any]:
     s, e = clamp_span(len(a), start, n)
     gone = a[s:e]
@@ -277,6 +290,7 @@ def _drain_span(c: Any, a: list[Any], start: int, n: int) -> list[Any]:
 
 
 @native("drain", L, Range, pure=False)
+@native("drain", B, Range, pure=False)
 def _drain_r(c: Any, a: list[Any], r: Range) -> list[Any]:
     s, e = _span_r(len(a), r)
     gone = a[s:e]
@@ -285,6 +299,7 @@ def _drain_r(c: Any, a: list[Any], r: Range) -> list[Any]:
 
 
 @native("retain", L, Range, pure=False)
+@native("retain", B, Range, pure=False)
 def _retain_r(c: Any, a: list[Any], r: Range) -> list[Any]:
     s, e = _span_r(len(a), r)
     gone = a[:s] + a[e:]
@@ -356,3 +371,81 @@ def _ne(c: Any, a: list[Any], b: list[Any]) -> bool:
 
 
 _ = compare
+
+
+@native("splice", B, INT, INT, B, pure=False)
+def _splice_blob(c: Any, a: bytearray, start: int, n: int, b: bytearray) -> None:
+    s, e = clamp_span(len(a), start, n)
+    a[s:e] = b
+    c.check_size(a)
+
+
+@native("splice", B, Range, B, pure=False)
+def _splice_blob_r(c: Any, a: bytearray, r: Range, b: bytearray) -> None:
+    s, e = _span_r(len(a), r)
+    a[s:e] = b
+    c.check_size(a)
+
+
+@native("retain", L, INT, INT, pure=False)
+@native("retain", B, INT, INT, pure=False)
+def _retain_span(c: Any, a: Any, start: int, n: int) -> Any:
+    s, e = clamp_span(len(a), start, n)
+    gone = a[:s] + a[e:]
+    a[:] = a[s:e]
+    return gone
+
+
+@native("find", L, FnPtr, INT)
+def _find_from(c: Any, a: list[Any], fp: FnPtr, start: int) -> Any:
+    items = list(a)
+    for i in range(_pos(len(items), start), len(items)):
+        if call_callback(c, fp, [items[i], i]) is True:
+            return items[i]
+    return None
+
+
+@native("find_map", L, FnPtr, INT)
+def _find_map_from(c: Any, a: list[Any], fp: FnPtr, start: int) -> Any:
+    items = list(a)
+    for i in range(_pos(len(items), start), len(items)):
+        r = call_callback(c, fp, [items[i], i])
+        if r is not None:
+            return r
+    return None
+
+
+@native("dedup", L, FnPtr, pure=False)
+def _dedup_by(c: Any, a: list[Any], fp: FnPtr) -> None:
+    out: list[Any] = []
+    for v in a:
+        if not out or call_callback(c, fp, [out[-1], v]) is not True:
+            out.append(v)
+    a[:] = out
+
+
+@native("sort_by", L, FnPtr, pure=False)
+def _sort_by_alias(c: Any, a: list[Any], fp: FnPtr) -> None:
+    _sort_by(c, a, fp)
+
+
+@native("order", L)
+def _order(c: Any, a: list[Any]) -> list[Any]:
+    out = copy_value(a)
+    _sort(c, out)
+    return out  # type: ignore[no-any-return]
+
+
+@native("order_desc", L)
+def _order_desc(c: Any, a: list[Any]) -> list[Any]:
+    out = copy_value(a)
+    _sort_desc(c, out)
+    return out  # type: ignore[no-any-return]
+
+
+@native("order", L, FnPtr)
+@native("order_by", L, FnPtr)
+def _order_by(c: Any, a: list[Any], fp: FnPtr) -> list[Any]:
+    out = copy_value(a)
+    _sort_by(c, out, fp)
+    return out  # type: ignore[no-any-return]

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import struct
 from typing import Any
 
 from ..errors import RhaiError
 from ..values import INT_MAX, Range
-from .registry import ANY, INT, native
+from .registry import ANY, INT, STR, native
 from .strings import clamp_span
 
 __all__: list[str] = []
@@ -133,3 +134,133 @@ def _wbe_r(c: Any, b: bytearray, r: Range, v: int) -> None:
 
 
 _ = ANY
+
+
+@native("contains", B, INT)
+def _contains(c: Any, b: bytearray, v: int) -> bool:
+    return v in b if 0 <= v <= 255 else False
+
+
+@native("set", B, INT, INT, pure=False)
+def _set(c: Any, b: bytearray, i: int, v: int) -> None:
+    j = len(b) + i if i < 0 else i
+    if 0 <= j < len(b):
+        b[j] = v & 0xFF
+
+
+@native("pad", B, INT, INT, pure=False)
+def _pad(c: Any, b: bytearray, n: int, v: int) -> None:
+    if n > len(b):
+        b.extend(_new(c, n - len(b), v))
+        c.check_size(b)
+
+
+@native("append", B, B, pure=False)
+def _append_blob(c: Any, b: bytearray, x: bytearray) -> None:
+    b.extend(x)
+    c.check_size(b)
+
+
+@native("append", B, INT, pure=False)
+def _append_byte(c: Any, b: bytearray, v: int) -> None:
+    b.append(v & 0xFF)
+    c.check_size(b)
+
+
+@native("append", B, STR, pure=False)
+def _append_text(c: Any, b: bytearray, s: str) -> None:
+    b.extend(str(s).encode())
+    c.check_size(b)
+
+
+@native("as_string", B)
+def _as_string(c: Any, b: bytearray) -> str:
+    return b.decode("utf-8", errors="replace")
+
+
+@native("to_blob", STR)
+def _to_blob(c: Any, s: str) -> bytearray:
+    return bytearray(str(s).encode())
+
+
+def _write_text(b: bytearray, s: int, e: int, text: str, ascii_only: bool) -> None:
+    data = text.encode("ascii", errors="ignore") if ascii_only else text.encode()
+    n = min(e - s, len(data))
+    b[s : s + n] = data[:n]
+
+
+@native("write_utf8", B, INT, INT, STR, pure=False)
+def _wutf8(c: Any, b: bytearray, start: int, n: int, text: str) -> None:
+    s, e = clamp_span(len(b), start, n)
+    _write_text(b, s, e, str(text), False)
+
+
+@native("write_utf8", B, Range, STR, pure=False)
+def _wutf8_r(c: Any, b: bytearray, r: Range, text: str) -> None:
+    s = max(min(r.start, len(b)), 0)
+    e = max(min(r.stop(), len(b)), s)
+    _write_text(b, s, e, str(text), False)
+
+
+@native("write_ascii", B, INT, INT, STR, pure=False)
+def _wascii(c: Any, b: bytearray, start: int, n: int, text: str) -> None:
+    s, e = clamp_span(len(b), start, n)
+    _write_text(b, s, e, str(text), True)
+
+
+@native("write_ascii", B, Range, STR, pure=False)
+def _wascii_r(c: Any, b: bytearray, r: Range, text: str) -> None:
+    s = max(min(r.start, len(b)), 0)
+    e = max(min(r.stop(), len(b)), s)
+    _write_text(b, s, e, str(text), True)
+
+
+def _parse_float(b: bytearray, s: int, e: int, order: str) -> float:
+    buf = bytes(b[s:e]) + bytes(8 - (e - s))
+    fmt = "<d" if order == "little" else ">d"
+    return float(struct.unpack(fmt, buf)[0])
+
+
+@native("parse_le_float", B, INT, INT)
+def _plf(c: Any, b: bytearray, start: int, n: int) -> float:
+    return _parse_float(b, *_span(b, start, n), "little")
+
+
+@native("parse_le_float", B, Range)
+def _plf_r(c: Any, b: bytearray, r: Range) -> float:
+    return _parse_float(b, *_span_r(b, r), "little")
+
+
+@native("parse_be_float", B, INT, INT)
+def _pbf(c: Any, b: bytearray, start: int, n: int) -> float:
+    return _parse_float(b, *_span(b, start, n), "big")
+
+
+@native("parse_be_float", B, Range)
+def _pbf_r(c: Any, b: bytearray, r: Range) -> float:
+    return _parse_float(b, *_span_r(b, r), "big")
+
+
+def _write_float(b: bytearray, s: int, e: int, v: float, order: str) -> None:
+    data = struct.pack("<d" if order == "little" else ">d", v)
+    b[s:e] = data[: e - s]
+
+
+@native("write_le", B, INT, INT, float, pure=False)
+def _wlef(c: Any, b: bytearray, start: int, n: int, v: float) -> None:
+    _write_float(b, *_span(b, start, n), v, "little")
+
+
+@native("write_be", B, INT, INT, float, pure=False)
+def _wbef(c: Any, b: bytearray, start: int, n: int, v: float) -> None:
+    _write_float(b, *_span(b, start, n), v, "big")
+
+
+@native("write_le", B, Range, float, pure=False)
+def _wlef_r(c: Any, b: bytearray, r: Range, v: float) -> None:
+    _write_float(b, *_span_r(b, r), v, "little")
+
+
+@native("write_be", B, Range, float, pure=False)
+def _wbef_r(c: Any, b: bytearray, r: Range, v: float) -> None:
+    _write_float(b, *_span_r(b, r), v, "big")

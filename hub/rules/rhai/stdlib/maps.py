@@ -100,3 +100,8 @@ def _eq(c: Any, a: dict[str, Any], b: dict[str, Any]) -> bool:
 
 
 _ = Char
+
+
+@native("map", M, FnPtr)
+def _map(c: Any, m: dict[str, Any], fp: FnPtr) -> dict[str, Any]:
+    return {k: call_callback(c, fp, [k, v]) for k, v in sorted(m.items())}

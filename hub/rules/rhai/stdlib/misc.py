@@ -158,3 +158,10 @@ def _timestamp(c: Any) -> Timestamp:
 @native("elapsed", Timestamp)
 def _elapsed(c: Any, t: Timestamp) -> float:
     return time.monotonic() - t.t
+
+
+@native("take", ANY, pure=False)
+def _take(c: Any, x: Any) -> Any:
+    from .registry import Mut
+
+    return Mut(x, None)

@@ -296,3 +296,13 @@ def _min_s(c: Any, a: str, b: str) -> str:
 @native("max", STR, STR)
 def _max_s(c: Any, a: str, b: str) -> str:
     return a if a >= b else b
+
+
+@native("make_upper", C, pure=False)
+def _make_upper_c(c: Any, ch: str) -> Mut:
+    return Mut(None, _upper_c(c, ch))
+
+
+@native("make_lower", C, pure=False)
+def _make_lower_c(c: Any, ch: str) -> Mut:
+    return Mut(None, _lower_c(c, ch))
