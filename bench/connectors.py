@@ -3,7 +3,10 @@
 1. A one-row SELECT through ``PostgresConnector.query`` vs raw asyncpg (``pool.fetch``) on a pool
    of the same size, interleaved in rounds so both see the same server and cache state; prints the
    median and p90 of each and the median overhead (target: at most 0.2 ms).
-2. Health checks of 50 connectors of which 5 point at a port that accepts nothing: run
+2. The same one-row SELECT as the MCP tool ``connector_query``: through the hub's dispatch path
+   (``Dispatcher.call``: permission, schema validation, call log) and over MCP with an in-process
+   client, against the Python API in the same run (a hub on a temporary SQLite database).
+3. Health checks of 50 connectors of which 5 point at a port that accepts nothing: run
    concurrently with a bounded semaphore (``connectors.check_health``) the whole sweep should take
    about one timeout, not five; prints the wall time against the timeout and against the sum of
    the individual check times (what a sequential sweep would cost).
@@ -109,6 +112,63 @@ async def bench_query(rounds: int, per_round: int) -> None:
     await db.aclose()
 
 
+async def bench_mcp(rounds: int, per_round: int) -> None:
+    import tempfile
+
+    from mcp import Client
+    from pydantic import SecretStr
+
+    from hub.app import open_app
+    from hub.config import HubConfig
+    from hub.connectors_service import ConnectorService
+    from hub.secrets import CredentialCipher
+    from hub.server.mcp import build_server
+    from hub.settings import Settings
+    from hub.tools.connectors import tools
+
+    config, credentials = pg_config(connection_pool={"min_connections": 1, "max_connections": 1})
+    with tempfile.TemporaryDirectory() as data_dir:
+        settings = Settings(data_dir=Path(data_dir), secret_key=SecretStr(CredentialCipher.generate_key()))
+        async with open_app(settings, config=HubConfig()) as app:
+            service = ConnectorService(app.sessions, app.cipher, app.settings)
+            app.dispatcher.add(tools(service))
+            caller = await app.local_caller()
+            await service.register(caller, "bench", "postgres", config, credentials)
+            db = await service.sql(caller.tenant_id, "bench")
+            args = {"name": "bench", "sql": "SELECT 1 AS one"}
+
+            async def dispatched() -> object:
+                outcome = await app.dispatcher.call(caller, "connector_query", args)
+                assert outcome.error is None, outcome.error
+                return outcome.value
+
+            async with Client(build_server(app)) as client:
+
+                async def over_mcp() -> object:
+                    return await client.call_tool("connector_query", args)
+
+                calls = [
+                    ("Python API", lambda: db.query("SELECT 1 AS one")),
+                    ("dispatch path", dispatched),
+                    ("MCP, in-process", over_mcp),
+                ]
+                times: dict[str, list[float]] = {label: [] for label, _ in calls}
+                for _, fn in calls:
+                    await timed(fn, 100)
+                for _ in range(rounds):
+                    for label, fn in calls:
+                        times[label] += await timed(fn, per_round)
+            await service.aclose()
+    base = statistics.median(times["Python API"])
+    print()
+    print(f"connector_query SELECT 1, {rounds} rounds x {per_round} calls each")
+    for label, values in times.items():
+        med = statistics.median(values)
+        print(
+            f"  {label:<16} median {med:7.3f} ms  p90 {p90(values):7.3f} ms  +{med - base:6.3f} ms over the API"
+        )
+
+
 async def bench_health(seconds: float, concurrency: int) -> None:
     # Listening but never accepting: the TCP handshake completes, then nothing ever answers,
     # so each check against it costs its full timeout (a refused port would fail at once).
@@ -155,6 +215,7 @@ async def main() -> None:
     parser.add_argument("--concurrency", type=int, default=16)
     args = parser.parse_args()
     await bench_query(args.rounds, args.per_round)
+    await bench_mcp(max(1, args.rounds // 2), max(50, args.per_round // 5))
     await bench_health(args.timeout, args.concurrency)
 
 

@@ -15,6 +15,7 @@ import hashlib
 import json
 import logging
 import random
+import time
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime
@@ -50,6 +51,10 @@ log = logging.getLogger(__name__)
 
 Sleep = Callable[[float], Awaitable[None]]
 
+# How long a resolved (tenant, name) is trusted before its row is read again. Changes made through
+# this service apply at once; another hub process's changes are seen within this many seconds.
+ROW_CACHE_SECONDS = 5.0
+
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class HealthReport:
@@ -79,6 +84,7 @@ class ConnectorService:
         self._sleep = sleep
         self._now = now
         self._live: dict[uuid.UUID, tuple[str, AnyConnector]] = {}
+        self._names: dict[tuple[uuid.UUID, str], tuple[float, uuid.UUID]] = {}
 
     # -- registration ------------------------------------------------------------------------
 
@@ -240,9 +246,15 @@ class ConnectorService:
 
     async def connector(self, tenant_id: uuid.UUID, name: str) -> AnyConnector:
         """The live connector ``name`` of the tenant (built on first use; connections open lazily)."""
+        known = self._names.get((tenant_id, name))
+        if known is not None and known[0] > time.monotonic() and known[1] in self._live:
+            # A query must not pay a round trip to the hub's own database for the row.
+            return self._live[known[1]][1]
         async with self._sessions() as session:
             row = await _get(session, tenant_id, name)
-            return await self._live_for(row)
+            connector = await self._live_for(row)
+        self._names[(tenant_id, name)] = (time.monotonic() + ROW_CACHE_SECONDS, row.id)
+        return connector
 
     async def sql(self, tenant_id: uuid.UUID, name: str) -> PostgresConnector | MySQLConnector:
         """A SQL connector; InputError when ``name`` is another type."""
@@ -348,6 +360,7 @@ class ConnectorService:
         return connector
 
     async def _forget(self, connector_id: uuid.UUID) -> None:
+        self._names = {k: v for k, v in self._names.items() if v[1] != connector_id}
         cached = self._live.pop(connector_id, None)
         if cached is not None:
             await cached[1].aclose()
