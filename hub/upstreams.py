@@ -13,7 +13,7 @@ import hashlib
 import logging
 import re
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -36,7 +36,7 @@ from hub.tools.base import ToolContext
 if TYPE_CHECKING:
     from hub.app import App
 
-__all__ = ["UpstreamRegistry", "UpstreamTool", "public_name"]
+__all__ = ["UpstreamRegistry", "UpstreamTool", "hop_meta", "public_name", "public_uri"]
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +61,18 @@ def public_name(prefix: str, name: str) -> str:
         return cleaned
     digest = hashlib.sha256(raw.encode()).hexdigest()[:10]
     return f"{cleaned[:53]}_{digest}"
+
+
+def hop_meta(meta: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    """The caller's ``_meta`` minus the protocol's own per-hop keys (era, client info, capabilities).
+
+    Those describe the caller's connection to the hub; the hub's session to the upstream has its
+    own, and a handshake-era upstream refuses a request that carries the 2026-07-28 envelope.
+    """
+    if not meta:
+        return None
+    kept = {k: v for k, v in meta.items() if not k.startswith("io.modelcontextprotocol/")}
+    return kept or None
 
 
 def public_uri(prefix: str, uri: str) -> str:
@@ -101,7 +113,7 @@ class UpstreamTool:
 
             progress = forward
 
-        meta = dict(ctx.meta or {})
+        meta = hop_meta(ctx.meta)
         result = await upstream.call_tool(
             self.tool_name,
             arguments,
@@ -271,7 +283,7 @@ class UpstreamRegistry:
             await self.stop(record.tenant_id, record.name)
         if self._tg is None:
             raise UpstreamUnavailable("the hub is shutting down", where=record.name)
-        self._check_prefix(record)
+        self.check_prefix(record.tenant_id, record.name, record.prefix)
         upstream = Upstream.from_spec(
             spec_of(record.name, record.entry, self._app),
             on_change=lambda snap, rec=record: self._on_change(rec, snap),
@@ -300,11 +312,12 @@ class UpstreamRegistry:
         finally:
             live.stopped.set()
 
-    def _check_prefix(self, record: ServerRecord) -> None:
-        for other in self.servers_of(record.tenant_id):
-            if other.record.name != record.name and other.prefix == record.prefix and record.prefix:
+    def check_prefix(self, tenant_id: uuid.UUID, name: str, prefix: str) -> None:
+        """Refuse a prefix another live server of the tenant already uses (collisions at registration)."""
+        for other in self.servers_of(tenant_id):
+            if other.record.name != name and other.prefix == prefix and prefix:
                 raise Conflict(
-                    f"prefix '{record.prefix}' of server '{record.name}' is already used by server"
+                    f"prefix '{prefix}' of server '{name}' is already used by server"
                     f" '{other.record.name}'; configure another prefix"
                 )
 

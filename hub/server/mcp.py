@@ -26,6 +26,7 @@ from hub.errors import AuthError, HubError, NotFound, PermissionDenied
 from hub.identity import Caller
 from hub.proxy import Forwarder
 from hub.tools.base import SampledText, SampleFn, ToolSpec
+from hub.upstreams import hop_meta
 
 __all__ = ["CALLER_SCOPE_KEY", "build_server", "caller_of", "to_mcp_error"]
 
@@ -252,7 +253,7 @@ def build_server(app: App) -> Server[Any]:
             live, uri = app.upstreams.route_uri(caller, str(params.uri))
             result = await live.upstream.read_resource(
                 uri,
-                meta=dict(params.meta) if params.meta else None,
+                meta=hop_meta(params.meta),
                 forwarder=forwarder_for(ctx),
                 input_responses=params.input_responses,
                 request_state=params.request_state,
@@ -284,7 +285,7 @@ def build_server(app: App) -> Server[Any]:
             return await live.upstream.get_prompt(
                 name,
                 params.arguments,
-                meta=dict(params.meta) if params.meta else None,
+                meta=hop_meta(params.meta),
                 forwarder=forwarder_for(ctx),
                 input_responses=params.input_responses,
                 request_state=params.request_state,

@@ -17,7 +17,7 @@ import mcp_types as types
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 from mcp.server.lowlevel import Server
 from mcp.server.models import InitializationOptions
-from mcp.shared.message import SessionMessage
+from mcp.shared.message import ServerMessageMetadata, SessionMessage
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
 __all__ = ["SUBPROTOCOL", "websocket_endpoint", "websocket_streams"]
@@ -50,8 +50,11 @@ async def websocket_streams(websocket: WebSocket) -> AsyncIterator[ServerStreams
                     text = frame.get("text")
                     data = text if text is not None else frame.get("bytes") or b""
                     try:
+                        # The connection's WebSocket rides along as the request context, as
+                        # HTTP transports attach their Request: handlers read the caller from it.
                         message: SessionMessage | Exception = SessionMessage(
-                            types.jsonrpc_message_adapter.validate_json(data, by_name=False)
+                            types.jsonrpc_message_adapter.validate_json(data, by_name=False),
+                            metadata=ServerMessageMetadata(request_context=websocket),
                         )
                     except ValueError as exc:
                         message = exc

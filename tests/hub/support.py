@@ -67,7 +67,9 @@ def http_hub(env: dict[str, str], *extra: str) -> Iterator[str]:
         deadline = time.monotonic() + 60
         while True:
             if proc.poll() is not None:
-                raise AssertionError(f"hub exited with {proc.returncode}: {proc.stderr.read() if proc.stderr else ''}")
+                raise AssertionError(
+                    f"hub exited with {proc.returncode}: {proc.stderr.read() if proc.stderr else ''}"
+                )
             try:
                 if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
                     break
@@ -84,3 +86,5 @@ def http_hub(env: dict[str, str], *extra: str) -> Iterator[str]:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+        if proc.stderr is not None:
+            proc.stderr.close()

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -56,17 +57,22 @@ def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningHub]:
     env = hub_env(data)
     assert run_hub("db", "upgrade", env=env).returncode == 0
     for user, role in (("vera", "viewer"), ("otto", "operator")):
-        done = run_hub("users", "add", "--username", user, "--email", f"{user}@demo.com", "--role", role, env=env)
+        done = run_hub(
+            "users", "add", "--username", user, "--email", f"{user}@demo.com", "--role", role, env=env
+        )
         assert done.returncode == 0, done.stderr
     keys = make_key(env), make_key(env, user="vera"), make_key(env, user="otto")
     with http_hub(env) as url:
         yield RunningHub(url, env, data / "hub.sqlite3", *keys)
 
 
-def http_client(url: str, key: str | None, mode: str) -> Client:
+@asynccontextmanager
+async def http_client(url: str, key: str | None, mode: str) -> AsyncIterator[Client]:
     headers = {"Authorization": f"Bearer {key}"} if key else {}
-    transport = streamable_http_client(f"{url}/mcp", http_client=httpx2.AsyncClient(headers=headers, timeout=30))
-    return Client(transport, mode=mode)  # type: ignore[arg-type]
+    async with httpx2.AsyncClient(headers=headers, timeout=30) as http:
+        transport = streamable_http_client(f"{url}/mcp", http_client=http)
+        async with Client(transport, mode=mode) as client:  # type: ignore[arg-type]
+            yield client
 
 
 @pytest.mark.parametrize("mode", list(ERAS))
@@ -90,7 +96,9 @@ async def test_hub_status_answers_over_http_in_both_eras_and_each_call_leaves_on
 
 
 @pytest.mark.parametrize("mode", list(ERAS))
-async def test_hub_status_answers_over_stdio_in_both_eras_as_the_local_identity(tmp_path: Path, mode: str) -> None:
+async def test_hub_status_answers_over_stdio_in_both_eras_as_the_local_identity(
+    tmp_path: Path, mode: str
+) -> None:
     env = hub_env(tmp_path)
     assert run_hub("db", "upgrade", env=env).returncode == 0
     key = make_key(env)
@@ -106,13 +114,20 @@ async def test_hub_status_answers_over_stdio_in_both_eras_as_the_local_identity(
     assert await wait_for_rows(tmp_path / "hub.sqlite3", "hub_status", 1) == 1
 
 
-@pytest.mark.parametrize("header", [None, "Bearer hub_notakeyatallnotakeyatall0000", "Basic abc", "Bearer "])
-def test_http_without_a_usable_key_gets_401_and_nothing_else_happens(hub: RunningHub, header: str | None) -> None:
+@pytest.mark.parametrize("header", [None, "Bearer hub_notakeyatallnotakeyatall0000", "Basic abc", "Bearer"])
+def test_http_without_a_usable_key_gets_401_and_nothing_else_happens(
+    hub: RunningHub, header: str | None
+) -> None:
     before = call_log_rows(hub.db, "hub_status")
     headers = {"Content-Type": "application/json", "Accept": "application/json, text/event-stream"}
     if header is not None:
         headers["Authorization"] = header
-    body = {"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {"name": "hub_status", "arguments": {}}}
+    body = {
+        "jsonrpc": "2.0",
+        "id": 1,
+        "method": "tools/call",
+        "params": {"name": "hub_status", "arguments": {}},
+    }
     response = httpx.post(f"{hub.url}/mcp", json=body, headers=headers, timeout=10)
     assert response.status_code == 401
     assert response.headers["www-authenticate"].startswith("Bearer")
@@ -156,9 +171,7 @@ async def test_a_viewer_cannot_call_a_tool_that_needs_a_higher_permission(hub: R
         assert "mcp_register_server" not in names
         assert "mcp_list_servers" in names
         with pytest.raises(Exception, match="lacks permission 'mcp:\\*'"):
-            await client.call_tool(
-                "mcp_register_server", {"name": "x", "command": "true"}
-            )
+            await client.call_tool("mcp_register_server", {"name": "x", "command": "true"})
         result = await client.call_tool("hub_status", {})
         assert result.structured_content is not None
         assert result.structured_content["caller"]["role"] == "viewer"
