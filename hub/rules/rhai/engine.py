@@ -214,7 +214,14 @@ class Engine:
         compiled = ast.compiled
         c = Ctx(self, compiled.fns, scope)
         frame = [c, UNBOUND, *([None] * (compiled.nslots - 2))]
-        return self._guard(lambda: compiled.body(frame))
+        result = self._guard(lambda: compiled.body(frame))
+        if scope is not None:
+            # As in Rhai, variables a script declares at top level stay in the host's scope.
+            for decl in compiled.program.top_decls:
+                value = frame[decl.slot]
+                value = value.v if type(value) is Cell else value
+                (scope.push_constant if decl.const else scope.push)(decl.name, value)
+        return result
 
     def call_fn(self, ast: AST, name: str, *args: Any, scope: Scope | None = None) -> Any:
         """Call a script function of a compiled script, as Rhai's ``Engine::call_fn``."""

@@ -87,6 +87,28 @@ class ExpressionParser:
     def parse_block_expr(self, statement: bool = False) -> A.Expr:
         raise NotImplementedError
 
+    def check_lvalue(self, expr: A.Expr, op_tok: Token) -> None:
+        if isinstance(expr, A.Var):
+            if expr.decl is not None and expr.decl.const:
+                raise parse_error(
+                    "AssignmentToConstant", f"Cannot assign to constant {expr.name}", expr.line, expr.col
+                )
+            return
+        if isinstance(expr, A.This):
+            return
+        if isinstance(expr, (A.Index, A.Prop)):
+            base: A.Expr = expr
+            while isinstance(base, (A.Index, A.Prop)):
+                base = base.target
+            if isinstance(base, (A.Var, A.This)):
+                return
+            raise parse_error(
+                "AssignmentToInvalidLHS", "Cannot assign to this expression", expr.line, expr.col
+            )
+        if isinstance(expr, A.Const):
+            raise parse_error("AssignmentToConstant", "Cannot assign to a constant", expr.line, expr.col)
+        raise parse_error("AssignmentToInvalidLHS", "Cannot assign to this expression", expr.line, expr.col)
+
     def pop_block(self) -> None:
         block = self.fscope.blocks.pop()
         self.fscope.live -= len({d.name for d in block})
@@ -249,9 +271,25 @@ class ExpressionParser:
             return self.parse_closure()
         if kind in BLOCK_STMTS:
             return self.parse_block_expr()
+        if kind in ("return", "throw", "break", "continue"):
+            return self.parse_jump()
         if kind == "EOF":
             raise self.error("UnexpectedEOF", "Script is incomplete")
         raise self.error("BadInput" if kind not in ("=", ";") else "ExprExpected", f"Unexpected '{t.value}'")
+
+    def parse_jump(self) -> A.Expr:
+        """``return``/``throw``/``break``/``continue`` inside an expression, e.g. ``x ?? return 0``."""
+        t = self.advance()
+        if t.kind in ("break", "continue") and not self.loops:
+            raise parse_error("LoopBreak", "Break statement should only be used inside a loop", t.line, t.col)
+        if t.kind == "continue":
+            return A.Continue(t.line, t.col)
+        value = None if self.tok.kind in _NO_OPERAND else self.parse_expr()
+        if t.kind == "return":
+            return A.Return(t.line, t.col, value)
+        if t.kind == "throw":
+            return A.Throw(t.line, t.col, value)
+        return A.Break(t.line, t.col, value)
 
     def parse_name(self) -> A.Expr:
         t = self.advance()
@@ -381,6 +419,12 @@ class ExpressionParser:
                         raise self.error("MissingToken", "Expecting ',' or '|'")
                 self.advance()
             body_expr = self.parse_block() if self.tok.kind == "{" else self.parse_expr()
+            if self.tok.kind in ASSIGN_OPS and not isinstance(body_expr, A.Block):
+                # Rhai parses a closure body as a statement, so `|| n += 1` is an assignment.
+                op_tok = self.advance()
+                self.check_lvalue(body_expr, op_tok)
+                value = self.parse_expr()
+                body_expr = A.Assign(op_tok.line, op_tok.col, body_expr, ASSIGN_OPS[op_tok.kind], value)
             body = body_expr if isinstance(body_expr, A.Block) else A.Block(t.line, t.col, [body_expr], 0)
             self.anon += 1
             name = f"anon${t.line}${t.col}${self.anon}"

@@ -38,7 +38,7 @@ class Parser(ExpressionParser):
                 if not any(key[0] == name for key in self.fns):
                     raise parse_error("VariableUndefined", f"Undefined variable: {name}", line, col)
         body = A.Block(1, 1, stmts, self.fscope.live)
-        return Program(body, self.fns, self.fscope.nslots)
+        return Program(body, self.fns, self.fscope.nslots, list(self.fscope.blocks[0]))
 
     def end_statement(self, stmt: A.Expr, needs_semi: bool) -> None:
         kind = self.tok.kind
@@ -131,28 +131,6 @@ class Parser(ExpressionParser):
             return stmt
         self.end_statement(expr, True)
         return expr
-
-    def check_lvalue(self, expr: A.Expr, op_tok: Token) -> None:
-        if isinstance(expr, A.Var):
-            if expr.decl is not None and expr.decl.const:
-                raise parse_error(
-                    "AssignmentToConstant", f"Cannot assign to constant {expr.name}", expr.line, expr.col
-                )
-            return
-        if isinstance(expr, A.This):
-            return
-        if isinstance(expr, (A.Index, A.Prop)):
-            base: A.Expr = expr
-            while isinstance(base, (A.Index, A.Prop)):
-                base = base.target
-            if isinstance(base, (A.Var, A.This)):
-                return
-            raise parse_error(
-                "AssignmentToInvalidLHS", "Cannot assign to this expression", expr.line, expr.col
-            )
-        if isinstance(expr, A.Const):
-            raise parse_error("AssignmentToConstant", "Cannot assign to a constant", expr.line, expr.col)
-        raise parse_error("AssignmentToInvalidLHS", "Cannot assign to this expression", expr.line, expr.col)
 
     def parse_let(self) -> A.Let:
         t = self.advance()

@@ -52,7 +52,10 @@ class FnScope:
 class Program:
     """A parsed script: top-level statements plus script functions keyed by (name, arity)."""
 
-    def __init__(self, body: A.Block, fns: dict[tuple[str, int], A.FnDef], nslots: int) -> None:
+    def __init__(
+        self, body: A.Block, fns: dict[tuple[str, int], A.FnDef], nslots: int, top_decls: list[A.Decl]
+    ) -> None:
         self.body = body
         self.fns = fns
         self.nslots = nslots
+        self.top_decls = top_decls

@@ -83,6 +83,13 @@ def test_scope_variables_are_visible_and_assignments_write_back() -> None:
     assert scope.get("x") == 42
 
 
+def test_top_level_declarations_stay_in_the_scope_after_a_run() -> None:
+    scope = Scope()
+    Engine().run("let total = 40 + 2; const LIMIT = 7;", scope)
+    assert scope.get("total") == 42
+    assert scope.is_constant("LIMIT")
+
+
 def test_scope_constants_cannot_be_assigned() -> None:
     scope = Scope().push_constant("k", 2)
     with pytest.raises(RhaiError) as info:

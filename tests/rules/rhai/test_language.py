@@ -196,6 +196,8 @@ CONTROL = [
     ("let x = 1; x = 2; x", 2, "i64"),
     ("exit(5); 6", 5, "i64"),
     ("return 3; 4", 3, "i64"),
+    ("let x = (); let s = 0; for i in 0..3 { s += x ?? continue; } s", 0, "i64"),
+    ("fn f(x) { let y = x ?? return -1; y * 2 } [f(()), f(4)]", [-1, 8], "array"),
 ]
 
 FUNCTIONS = [
@@ -214,6 +216,8 @@ FUNCTIONS = [
     ("let k = 10; let h = |x| x + k; k = 20; h.call(1)", 21, "i64"),
     ("let n = 1; let inc = || { n += 1 }; inc.call(); inc.call(); n", 3, "i64"),
     ("let f = |x| |y| x + y; f.call(40).call(2)", 42, "i64"),
+    ("let n = 1; let inc = || n += 1; inc.call(); n", 2, "i64"),
+    ("let a = []; for (x, i) in 100..103 { a += || i + x; } a.map(|f| f.call())", [104, 104, 104], "array"),
     ("let m = #{v: 1, get: |x| this.v + x}; m.get(41)", 42, "i64"),
     ("type_of(|x| x)", "Fn", "string"),
     ('is_def_fn("f", 0)', False, "bool"),
