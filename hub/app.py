@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from hub import __version__
 from hub.config import HubConfig, load_config
+from hub.connectors_service import ConnectorService
 from hub.dispatch import Dispatcher
 from hub.identity import SYSTEM, Caller
 from hub.secrets import CredentialCipher
@@ -26,7 +27,8 @@ from hub.settings import Settings
 from hub.store import accounts, toolrows
 from hub.store.calllog import CallLog
 from hub.store.db import create_engine, create_sessionmaker
-from hub.tools import servers, status
+from hub.tools import connectors as connector_tools
+from hub.tools import rules, servers, status
 from hub.upstreams import UpstreamRegistry
 
 __all__ = ["App", "open_app"]
@@ -76,8 +78,11 @@ class App:
         self.cipher = CredentialCipher.from_settings(settings)
         self.upstreams = UpstreamRegistry(self)
         self.dispatcher.router = self.upstreams
+        self.connectors = ConnectorService(sessions, self.cipher, settings)
         self.dispatcher.add(status.tools())
         self.dispatcher.add(servers.tools())
+        self.dispatcher.add(connector_tools.tools(self.connectors))
+        self.dispatcher.add(rules.tools())
         self._tool_ids: dict[tuple[uuid.UUID, str, str], uuid.UUID] = {}
         self._auth_cache: dict[str, tuple[float, Caller]] = {}
         self._tool_lock = anyio.Lock()
@@ -162,6 +167,7 @@ class App:
     async def aclose(self) -> None:
         """Stop the upstreams, write what the call log holds and close the database."""
         await self.upstreams.aclose()
+        await self.connectors.aclose()
         await self.calllog.aclose()
         await self.engine.dispose()
 
@@ -188,6 +194,8 @@ async def open_app(
         await app.start()
         await app.upstreams.load()
         await app.upstreams.apply_config(config, SYSTEM)
+        await app.connectors.apply_config(config, SYSTEM)
+        await tg.start(app.connectors.run_health_checks)
         try:
             yield app
         finally:
