@@ -41,6 +41,7 @@ from hub.judgment.rulesets import (
     RulesetTool,
     choose_script,
     describe_active_rulesets,
+    load_script,
     resolve_ruleset,
 )
 from hub.judgment.stats import JudgmentStats, compute_stats
@@ -128,39 +129,54 @@ class JudgmentEngine:
                 if forced == "cache":
                     raise NotFound("no cached judgment for this input", where="input")
             plan = await self._plan(session, caller, request, config, sample)
-        answer: LLMAnswer | None = None
-        if plan.llm_request is not None and plan.provider is not None:
-            answer = await ask_for_verdict(plan.provider, plan.llm_request, clock=self._timer)
-        judgment = self._decide(caller, request, plan, answer, key, trace_id, now)
-        judgment = dataclasses.replace(judgment, latency_ms=round((self._timer() - started) * 1000))
+            if plan.llm_request is None or plan.provider is None:
+                # No LLM to wait for: record in the same session, saving a checkout and a transaction.
+                judgment = self._decide(caller, request, plan, None, key, trace_id, now, started)
+                await self._record(session, request, plan, judgment, None, input_hash)
+                return judgment
+        # The LLM may take seconds: no session (nor PostgreSQL transaction) stays open meanwhile.
+        answer = await ask_for_verdict(plan.provider, plan.llm_request, clock=self._timer)
+        judgment = self._decide(caller, request, plan, answer, key, trace_id, now, started)
         async with self._sessions() as session:
-            session.add(to_row(judgment))
-            if answer is not None and answer.calls:
-                # The judgment row must exist before the calls that reference it.
-                await session.flush()
-                record_llm_calls(
-                    session,
-                    answer.calls,
-                    tenant_id=tenant_id,
-                    judgment_id=judgment.id,
-                    prompt_template_id=plan.prompt.template_id if plan.prompt else None,
-                    trace_id=trace_id,
-                    created_at=now,
-                )
-            if request.policy.use_cache and judgment.degraded is None and judgment.result != "unknown":
-                await cache.store(
-                    session,
-                    tenant_id=tenant_id,
-                    key=key,
-                    input_hash=input_hash,
-                    execution_id=judgment.id,
-                    result=judgment.result,
-                    confidence=judgment.confidence,
-                    ttl_seconds=plan.config.cache_ttl_seconds,
-                    now=now,
-                )
-            await session.commit()
+            await self._record(session, request, plan, judgment, answer, input_hash)
         return judgment
+
+    async def _record(
+        self,
+        session: AsyncSession,
+        request: JudgmentRequest,
+        plan: _Plan,
+        judgment: Judgment,
+        answer: LLMAnswer | None,
+        input_hash: str,
+    ) -> None:
+        session.add(to_row(judgment))
+        if answer is not None and answer.calls:
+            # The judgment row must exist before the calls that reference it.
+            await session.flush()
+            record_llm_calls(
+                session,
+                answer.calls,
+                tenant_id=judgment.tenant_id,
+                judgment_id=judgment.id,
+                prompt_template_id=plan.prompt.template_id if plan.prompt else None,
+                trace_id=judgment.trace_id,
+                created_at=judgment.created_at,
+            )
+        cacheable = judgment.degraded is None and judgment.result != "unknown"
+        if request.policy.use_cache and cacheable and judgment.cache_key is not None:
+            await cache.store(
+                session,
+                tenant_id=judgment.tenant_id,
+                key=judgment.cache_key,
+                input_hash=input_hash,
+                execution_id=judgment.id,
+                result=judgment.result,
+                confidence=judgment.confidence,
+                ttl_seconds=plan.config.cache_ttl_seconds,
+                now=judgment.created_at,
+            )
+        await session.commit()
 
     async def _config(self, session: AsyncSession, tenant_id: uuid.UUID) -> JudgmentConfig:
         settings = await session.scalar(sa.select(Tenant.settings).where(Tenant.id == tenant_id))
@@ -185,7 +201,18 @@ class JudgmentEngine:
         plan = _Plan(config=config, method=method)
         if ruleset is not None and method != "llm_only":
             self._schemas.check(ruleset, data)
-            chosen = await choose_script(session, caller.tenant_id, ruleset, data)
+            chosen = await choose_script(
+                session, caller.tenant_id, ruleset, data, compiled=self._rules.has_compiled
+            )
+            if (
+                chosen is not None
+                and chosen.script is None
+                and not self._rules.has_compiled(chosen.script_hash)
+            ):
+                # Evicted by another judgment while we awaited; no await between here and the run.
+                chosen = dataclasses.replace(
+                    chosen, script=await load_script(session, ruleset.id, chosen.version)
+                )
             if chosen is None:
                 plan.outcome = RuleOutcome(
                     str(ruleset.id),
@@ -291,6 +318,7 @@ class JudgmentEngine:
         key: str,
         trace_id: str,
         now: dt.datetime,
+        started: float,
     ) -> Judgment:
         rules = plan.outcome.verdict if plan.outcome is not None else None
         degraded = list(plan.degraded)
@@ -352,7 +380,7 @@ class JudgmentEngine:
             evidence=None if request.evidence is None else dict(request.evidence),
             cache_hit=False,
             cache_key=key,
-            latency_ms=None,
+            latency_ms=round((self._timer() - started) * 1000),
             trace_id=trace_id,
             source=request.source,
             created_at=now,

@@ -197,12 +197,25 @@ class RuleRunner:
             self._engine_instance = self._make_engine()
         return self._engine_instance
 
-    def _compiled(self, script: str, script_hash: str | None) -> tuple[CompiledScript, tuple[str, ...]]:
-        key = script_hash or hashlib.sha256(script.encode()).hexdigest()
+    def has_compiled(self, script_hash: str) -> bool:
+        """Whether the script of this hash is compiled already (then its text need not be loaded)."""
+        return script_hash in self._asts
+
+    def _compiled(
+        self, script: str | None, script_hash: str | None
+    ) -> tuple[CompiledScript, tuple[str, ...]]:
+        if script_hash is None:
+            if script is None:
+                raise RuleError("neither a script nor a script hash was given")
+            script_hash = hashlib.sha256(script.encode()).hexdigest()
+        key = script_hash
         entry = self._asts.get(key)
         if entry is not None:
             self._asts.move_to_end(key)
             return entry
+        if script is None:
+            # Evicted between the check and the run; the caller reloads the text and runs again.
+            raise RuleError("the compiled script was evicted; its text is needed")
         ast = self._engine.compile(script)
         entry = (ast, rule_functions(ast))
         self._asts[key] = entry
@@ -217,7 +230,7 @@ class RuleRunner:
         ruleset_name: str,
         version: int,
         canary: bool,
-        script: str,
+        script: str | None,
         script_hash: str | None,
         metrics: Mapping[str, Any],
         context: Mapping[str, Any],

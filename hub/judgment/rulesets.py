@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,6 +24,7 @@ __all__ = [
     "RulesetTool",
     "choose_script",
     "describe_active_rulesets",
+    "load_script",
     "resolve_ruleset",
     "script_inputs",
     "tool_name_for",
@@ -66,59 +67,70 @@ async def resolve_ruleset(
 
 @dataclass(frozen=True, slots=True)
 class ChosenScript:
-    """The script version that judges this input."""
+    """The script version that judges this input; ``script`` is None when the caller has it compiled."""
 
     version: int
     canary: bool
-    script: str
     script_hash: str
+    script: str | None
 
 
 async def choose_script(
-    session: AsyncSession, tenant_id: uuid.UUID, ruleset: Ruleset, data: JudgmentInput
+    session: AsyncSession,
+    tenant_id: uuid.UUID,
+    ruleset: Ruleset,
+    data: JudgmentInput,
+    *,
+    compiled: Callable[[str], bool] = lambda _hash: False,
 ) -> ChosenScript | None:
-    """Route to a deployed version (``routing.choose_version``) and load its script; None if none exists.
+    """Route to a deployed version (``routing.choose_version``); None if no script exists.
 
+    One query reads the versions with their deployments; the script text is fetched only when
+    ``compiled(script_hash)`` says the runner lacks it, so a warm judgment costs one round trip here.
     Without an active deployment the newest script that is not the canary's serves the rest of the
     traffic, so a rule set works before rule management has deployed anything.
     """
-    deployments = (
+    deployed = sa.and_(
+        RuleDeployment.ruleset_id == RuleScript.ruleset_id,
+        RuleDeployment.version == RuleScript.version,
+        RuleDeployment.tenant_id == tenant_id,
+        RuleDeployment.status.in_(("active", "canary")),
+    )
+    rows = (
         await session.execute(
             sa.select(
-                RuleDeployment.version,
+                RuleScript.version,
+                RuleScript.script_hash,
+                RuleScript.compile_status,
                 RuleDeployment.status,
                 RuleDeployment.canary_pct,
                 RuleDeployment.canary_target_filter,
                 RuleDeployment.deployed_at,
                 RuleDeployment.created_at,
-            ).where(
-                RuleDeployment.tenant_id == tenant_id,
-                RuleDeployment.ruleset_id == ruleset.id,
-                RuleDeployment.status.in_(("active", "canary")),
             )
+            .select_from(RuleScript)
+            .outerjoin(RuleDeployment, deployed)
+            .where(RuleScript.ruleset_id == ruleset.id)
+            .order_by(RuleScript.version.desc())
         )
     ).all()
+    hashes = {r.version: r.script_hash for r in rows}
     views = [
         DeploymentView(
-            version=d.version,
-            status=d.status,
-            canary_pct=d.canary_pct,
-            canary_target_filter=d.canary_target_filter,
-            order=(d.deployed_at or d.created_at).timestamp(),
+            version=r.version,
+            status=r.status,
+            canary_pct=r.canary_pct,
+            canary_target_filter=r.canary_target_filter,
+            order=(r.deployed_at or r.created_at).timestamp(),
         )
-        for d in deployments
+        for r in rows
+        if r.status is not None
     ]
     fallback: int | None = None
     if not any(v.status == "active" for v in views):
         canary_versions = {v.version for v in views if v.status == "canary"}
-        versions = (
-            await session.scalars(
-                sa.select(RuleScript.version)
-                .where(RuleScript.ruleset_id == ruleset.id, RuleScript.compile_status != "failed")
-                .order_by(RuleScript.version.desc())
-            )
-        ).all()
-        fallback = next((v for v in versions if v not in canary_versions), versions[0] if versions else None)
+        usable = [r.version for r in rows if r.compile_status != "failed"]
+        fallback = next((v for v in usable if v not in canary_versions), usable[0] if usable else None)
     route: Route | None = choose_version(
         views,
         ruleset_key=str(ruleset.id),
@@ -129,16 +141,20 @@ async def choose_script(
     )
     if route is None:
         return None
-    row = (
-        await session.execute(
-            sa.select(RuleScript.script, RuleScript.script_hash).where(
-                RuleScript.ruleset_id == ruleset.id, RuleScript.version == route.version
-            )
-        )
-    ).first()
-    if row is None:
-        return None
-    return ChosenScript(route.version, route.canary, row.script, row.script_hash)
+    script_hash = hashes[route.version]
+    if compiled(script_hash):
+        return ChosenScript(route.version, route.canary, script_hash, None)
+    return ChosenScript(
+        route.version, route.canary, script_hash, await load_script(session, ruleset.id, route.version)
+    )
+
+
+async def load_script(session: AsyncSession, ruleset_id: uuid.UUID, version: int) -> str | None:
+    """The text of one script version."""
+    script: str | None = await session.scalar(
+        sa.select(RuleScript.script).where(RuleScript.ruleset_id == ruleset_id, RuleScript.version == version)
+    )
+    return script
 
 
 class InputSchemas:
