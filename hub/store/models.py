@@ -30,6 +30,7 @@ from sqlalchemy.sql.functions import FunctionElement
 from sqlalchemy.types import TypeDecorator, TypeEngine
 
 __all__ = [
+    "GUID",
     "APIKey",
     "AuditLog",
     "AutoRuleCandidate",
@@ -38,9 +39,11 @@ __all__ = [
     "ChatSession",
     "DataConnector",
     "Feedback",
+    "Inet",
     "IntentLog",
     "JSONArray",
     "JSONObject",
+    "JSONType",
     "JudgmentCache",
     "JudgmentExecution",
     "LLMCall",
@@ -49,6 +52,7 @@ __all__ = [
     "MCPServer",
     "MCPTool",
     "ModelTrainingJob",
+    "Numeric6",
     "PromptTemplate",
     "PromptTemplateBody",
     "RuleConflict",
@@ -56,6 +60,8 @@ __all__ = [
     "RuleScript",
     "Ruleset",
     "Tenant",
+    "TextArray",
+    "UTCDateTime",
     "User",
     "Workflow",
     "WorkflowExecutionLog",
@@ -313,9 +319,7 @@ def _between(column: str, low: int, high: int) -> sa.CheckConstraint:
     return sa.CheckConstraint(f"{column} >= {low} AND {column} <= {high}", name=column)
 
 
-def _index(
-    name: str, *columns: Any, where: str | None = None, gin: bool = False, table: sa.Table | None = None
-) -> sa.Index:
+def _index(name: str, *columns: Any, where: str | None = None, gin: bool = False) -> sa.Index:
     kwargs: dict[str, Any] = {}
     if where is not None:
         kwargs["postgresql_where"] = sa.text(where)
