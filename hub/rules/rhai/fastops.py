@@ -12,7 +12,7 @@ from typing import Any
 from .errors import RhaiError
 from .values import INT_MAX, INT_MIN
 
-__all__ = ["make_binary"]
+__all__ = ["make_binary", "make_while"]
 
 Node = Callable[[list[Any]], Any]
 
@@ -90,4 +90,61 @@ def make_binary(
         maker = namespace["make"]
         _MAKERS[key] = maker
     node: Node = maker(left, right, slow, line, col, kl, kr, INT_MIN, INT_MAX, RhaiError)
+    return node
+
+
+_WHILE_TEMPLATE = """
+def make(body, slow, w, line, col, KR, mismatch, BreakSig, ContinueSig):
+    def loop(f):
+        c = f[0]
+        while True:
+            c.ops += w
+            if c.ops > c.limit:
+                c.tick()
+            a = f[{SLOT}]
+            b = {B}
+            if type(a) is int and type(b) is int:
+                if not (a {OP} b):
+                    return None
+            else:
+                v = slow(c, a, b)
+                if v is not True:
+                    if v is False:
+                        return None
+                    raise mismatch(v, line, col)
+            try:
+                body(f)
+            except BreakSig as e:
+                return e.value
+            except ContinueSig:
+                pass
+    return loop
+"""
+_WHILE_MAKERS: dict[tuple[str, str], Callable[..., Node]] = {}
+
+
+def make_while(
+    op: str,
+    slot: int,
+    right_kind: str,
+    kr: Any,
+    body: Node,
+    slow: Callable[[Any, Any, Any], Any],
+    w: int,
+    line: int,
+    col: int,
+    mismatch: Callable[..., Exception],
+    signals: tuple[type[Exception], type[Exception]],
+) -> Node:
+    """``while slot op operand { body }`` with the integer comparison inlined into the loop."""
+    key = (op, right_kind)
+    maker = _WHILE_MAKERS.get(key)
+    if maker is None:
+        src = _WHILE_TEMPLATE.replace("{SLOT}", "SLOT").format(OP=op, B=_operand(right_kind, "R"))
+        src = src.replace("f[SLOT]", "f[slot]").replace("def make(", "def make(slot, ")
+        namespace: dict[str, Any] = {}
+        exec(compile(src, f"<rhai-while {op}>", "exec"), namespace)
+        maker = namespace["make"]
+        _WHILE_MAKERS[key] = maker
+    node: Node = maker(slot, body, slow, w, line, col, kr, mismatch, *signals)
     return node

@@ -8,7 +8,8 @@ from typing import Any
 from . import ast as A
 from .calls import CallCompiler
 from .errors import RhaiError
-from .ops import BINARY, add
+from .fastops import make_while
+from .ops import BINARY, add, compare
 from .runtime import CONTINUE, BreakSig, ContinueSig, Ctx, ReturnSig, check_grow, error_value, iterate
 from .values import INT_MAX, INT_MIN, Cell, Char, Range, display, type_of
 
@@ -71,6 +72,9 @@ class StatementCompiler(CallCompiler):
     """Statement half of the compiler."""
 
     top_level: bool = False
+
+    def _shape(self, node: A.Expr) -> tuple[str, Any]:
+        raise NotImplementedError
 
     def block_parts(self, node: A.Block, top: bool = False) -> tuple[Node, int]:
         """A block's runner that does not count operations, and the count its caller must add."""
@@ -301,6 +305,34 @@ class StatementCompiler(CallCompiler):
             return loop
         cond = self.expr(node.cond)
         w = 1 + weight(node.cond) + wb
+        c_node = node.cond
+        if (
+            isinstance(c_node, A.Binary)
+            and c_node.op in ("<", "<=", ">", ">=", "==", "!=")
+            and isinstance(c_node.left, A.Var)
+            and c_node.left.decl is not None
+            and not c_node.left.decl.captured
+        ):
+            rk, kr = self._shape(c_node.right)
+            if rk != "node":
+                op = c_node.op
+
+                def slow(c: Any, a: Any, b: Any) -> Any:
+                    return compare(op, a, b)
+
+                return make_while(
+                    op,
+                    c_node.left.decl.slot,
+                    rk,
+                    kr,
+                    body,
+                    slow,
+                    w,
+                    line,
+                    col,
+                    _mismatch,
+                    (BreakSig, ContinueSig),
+                )
 
         def while_(f: list[Any]) -> Any:
             c = f[0]
