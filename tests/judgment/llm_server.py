@@ -10,6 +10,7 @@ The model in the request picks the behaviour, so one server serves every test:
 ``schema*``     JSON that violates the answer schema
 ``fail*``       HTTP 500
 ``hang*``       never answers until the server stops (client timeouts)
+``garbage*``    HTTP 200 whose body is not a chat completion
 ==============  =================================================================
 
 A model written ``valid@gpt-4o-mini`` reports ``gpt-4o-mini`` back.
@@ -91,7 +92,7 @@ class LLMServer:
             queue = self._queues.get(model)
             if queue:
                 return queue.popleft()
-        for prefix in ("valid", "fenced", "prose", "badjson", "schema", "fail", "hang"):
+        for prefix in ("valid", "fenced", "prose", "badjson", "schema", "fail", "hang", "garbage"):
             if model.startswith(prefix):
                 return prefix
         return "fail"
@@ -107,6 +108,8 @@ class LLMServer:
         kind, _, rest = self._next(model).partition(":")
         if kind == "fail":
             return JSONResponse({"error": {"message": "model overloaded"}}, status_code=500)
+        if kind == "garbage":
+            return Response("<html>proxy error</html>", media_type="text/html")
         if kind == "hang":
             assert self._release is not None
             await self._release.wait()

@@ -251,6 +251,18 @@ async def test_a_failing_primary_model_falls_back_to_the_fallback_model(
     assert sorted((c.model, c.success) for c in calls) == [("fail-primary", False), ("valid-fallback", True)]
 
 
+async def test_a_response_that_is_not_a_chat_completion_counts_as_a_failed_request(
+    sessions: async_sessionmaker[AsyncSession], make_engine: EngineFactory
+) -> None:
+    tenant = await tenant_with_rules(sessions, model="garbage", fallback="valid")
+    judgment = await make_engine().execute(tenant.operator, request(defect_input(0.055)))
+    assert judgment.method_used == "hybrid"
+    calls = await rows(sessions, LLMCall, LLMCall.judgment_execution_id == judgment.id)
+    failed = [c for c in calls if not c.success]
+    assert [c.model for c in failed] == ["garbage"]
+    assert "malformed" in (failed[0].error_message or "")
+
+
 async def test_an_llm_that_times_out_degrades_hybrid_to_rule_only_and_says_so(
     sessions: async_sessionmaker[AsyncSession], make_engine: EngineFactory
 ) -> None:

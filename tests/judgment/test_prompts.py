@@ -117,6 +117,10 @@ async def test_active_templates_are_listed_and_rendered_by_name_in_the_tenants_l
     assert err.value.where == "arguments.input_data"
     with pytest.raises(NotFound):
         await engine.get_prompt(tenant.operator, "missing", {})
+    stranger = await make_tenant(sessions)
+    assert [i.name for i in await engine.list_prompts(stranger.operator)] == ["judgment_default"]
+    with pytest.raises(NotFound):
+        await engine.get_prompt(stranger.operator, "defect_analysis", {"input_data": "{}"})
 
 
 async def test_the_judgment_uses_the_tenants_template_and_its_model_config(
