@@ -120,18 +120,15 @@ async def bench_mcp(rounds: int, per_round: int) -> None:
 
     from hub.app import open_app
     from hub.config import HubConfig
-    from hub.connectors_service import ConnectorService
     from hub.secrets import CredentialCipher
     from hub.server.mcp import build_server
     from hub.settings import Settings
-    from hub.tools.connectors import tools
 
     config, credentials = pg_config(connection_pool={"min_connections": 1, "max_connections": 1})
     with tempfile.TemporaryDirectory() as data_dir:
         settings = Settings(data_dir=Path(data_dir), secret_key=SecretStr(CredentialCipher.generate_key()))
         async with open_app(settings, config=HubConfig()) as app:
-            service = ConnectorService(app.sessions, app.cipher, app.settings)
-            app.dispatcher.add(tools(service))
+            service = app.connectors
             caller = await app.local_caller()
             await service.register(caller, "bench", "postgres", config, credentials)
             db = await service.sql(caller.tenant_id, "bench")
@@ -158,7 +155,6 @@ async def bench_mcp(rounds: int, per_round: int) -> None:
                 for _ in range(rounds):
                     for label, fn in calls:
                         times[label] += await timed(fn, per_round)
-            await service.aclose()
     base = statistics.median(times["Python API"])
     print()
     print(f"connector_query SELECT 1, {rounds} rounds x {per_round} calls each")

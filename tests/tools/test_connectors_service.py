@@ -6,32 +6,30 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from pydantic import SecretStr
 from sqlalchemy import update
 
-from hub.app import App, open_app
+from hub.app import App
 from hub.config import HubConfig, parse_config
 from hub.connectors_service import ConnectorService
-from hub.secrets import CredentialCipher
-from hub.settings import Settings
 from hub.store.models import DataConnector
 from tests.connectors import conftest as connector_fixtures
 from tests.connectors.conftest import SqlServer
+from tests.connectors.hubs import connector_hub, migrated_template
 
 pytestmark = pytest.mark.anyio
 
 postgres = connector_fixtures.postgres
 
 
+@pytest.fixture(scope="module")
+def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return migrated_template(tmp_path_factory.mktemp("hub-template"))
+
+
 @pytest.fixture
-async def hub(tmp_path: Path) -> AsyncIterator[tuple[App, ConnectorService]]:
-    settings = Settings(data_dir=tmp_path, secret_key=SecretStr(CredentialCipher.generate_key()))
-    async with open_app(settings, config=HubConfig()) as app:
-        service = ConnectorService(app.sessions, app.cipher, app.settings)
-        try:
-            yield app, service
-        finally:
-            await service.aclose()
+async def hub(template: Path, tmp_path: Path) -> AsyncIterator[tuple[App, ConnectorService]]:
+    async with connector_hub(template, tmp_path / "hub") as pair:
+        yield pair
 
 
 def mcp_json(postgres: SqlServer, **config: object) -> HubConfig:

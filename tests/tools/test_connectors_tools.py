@@ -9,21 +9,17 @@ from typing import Any
 
 import anyio
 import pytest
-from pydantic import SecretStr
 from sqlalchemy import select, text
 
-from hub.app import App, open_app
-from hub.config import HubConfig
+from hub.app import App
 from hub.connectors_service import ConnectorService
 from hub.dispatch import CallOutcome
 from hub.errors import Conflict, InputError, NotFound, PermissionDenied, QueryError
 from hub.identity import Caller
-from hub.secrets import CredentialCipher
-from hub.settings import Settings
 from hub.store.models import DataConnector, Tenant
-from hub.tools.connectors import tools
 from tests.connectors import conftest as connector_fixtures
 from tests.connectors.conftest import SqlServer
+from tests.connectors.hubs import connector_hub, migrated_template
 from tests.connectors.leaks import rendered
 from tests.connectors.services import API_TOKEN, ThreadedServer, build_api, free_port
 
@@ -37,20 +33,15 @@ mysql = connector_fixtures.mysql
 postgres = connector_fixtures.postgres
 
 
+@pytest.fixture(scope="module")
+def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return migrated_template(tmp_path_factory.mktemp("hub-template"))
+
+
 @pytest.fixture
-async def hub(tmp_path: Path) -> AsyncIterator[tuple[App, ConnectorService]]:
-    settings = Settings(
-        data_dir=tmp_path,
-        secret_key=SecretStr(CredentialCipher.generate_key()),
-        health_timeout_seconds=2,
-    )
-    async with open_app(settings, config=HubConfig()) as app:
-        service = ConnectorService(app.sessions, app.cipher, app.settings)
-        app.dispatcher.add(tools(service))
-        try:
-            yield app, service
-        finally:
-            await service.aclose()
+async def hub(template: Path, tmp_path: Path) -> AsyncIterator[tuple[App, ConnectorService]]:
+    async with connector_hub(template, tmp_path / "hub", health_timeout_seconds=2) as pair:
+        yield pair
 
 
 async def admin(app: App) -> Caller:
@@ -282,8 +273,11 @@ async def test_one_silent_connector_does_not_hold_up_the_others(
     assert {r["name"]: r["ok"] for r in reports} == {"good": True, "silent": False}
 
 
-async def test_the_background_checker_updates_every_connector(tmp_path: Path, postgres: SqlServer) -> None:
-    settings = Settings(data_dir=tmp_path, secret_key=SecretStr(CredentialCipher.generate_key()))
+async def test_the_background_checker_updates_every_connector(
+    hub: tuple[App, ConnectorService], postgres: SqlServer
+) -> None:
+    app, _ = hub
+    settings = app.settings
     rounds = anyio.Event()
     sleeps: list[float] = []
 
@@ -293,20 +287,18 @@ async def test_the_background_checker_updates_every_connector(tmp_path: Path, po
             rounds.set()  # the first round has finished writing
             await anyio.sleep_forever()
 
-    async with open_app(settings, config=HubConfig()) as app:
-        service = ConnectorService(app.sessions, app.cipher, app.settings, sleep=sleep)
-        me = await app.local_caller()
-        await service.register(me, "mes", "postgres", postgres.config(), postgres.credentials())
-        await service.register(
-            me, "dead", "postgres", postgres.config(port=free_port()), postgres.credentials()
-        )
-        async with anyio.create_task_group() as tg:
-            await tg.start(service.run_health_checks)
-            with anyio.fail_after(10):
-                await rounds.wait()
-            tg.cancel_scope.cancel()
-        statuses = {c["name"]: c["status"] for c in await service.list_connectors(me.tenant_id)}
-        await service.aclose()
+    # A second service on the hub's database, with a sleep the test controls.
+    service = ConnectorService(app.sessions, app.cipher, app.settings, sleep=sleep)
+    me = await app.local_caller()
+    await service.register(me, "mes", "postgres", postgres.config(), postgres.credentials())
+    await service.register(me, "dead", "postgres", postgres.config(port=free_port()), postgres.credentials())
+    async with anyio.create_task_group() as tg:
+        await tg.start(service.run_health_checks)
+        with anyio.fail_after(10):
+            await rounds.wait()
+        tg.cancel_scope.cancel()
+    statuses = {c["name"]: c["status"] for c in await service.list_connectors(me.tenant_id)}
+    await service.aclose()
     assert statuses == {"dead": "error", "mes": "active"}
     assert (
         settings.health_interval_seconds
