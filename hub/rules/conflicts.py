@@ -185,6 +185,9 @@ def compare_versions(
     """(severity, details, disagreeing count) when the combined verdicts differ on some probe."""
     tally = _Tally()
     compared = 0
+    same = left.ruleset_id == right.ruleset_id
+    left_label = left.label if same else f"'{left.ruleset_name}' {left.label}"
+    right_label = right.label if same else f"'{right.ruleset_name}' {right.label}"
     for index, probe in enumerate(probes):
         a = evaluations.outcome(left, index, probe)
         b = evaluations.outcome(right, index, probe)
@@ -194,7 +197,7 @@ def compare_versions(
         va, vb = a.verdict, b.verdict
         diff = _difference(va, vb)
         if diff is not None:
-            example = f"on {probe.as_dict()} {left.label} says {_say(va)}, {right.label} says {_say(vb)}"
+            example = f"on {probe.as_dict()} {left_label} says {_say(va)}, {right_label} says {_say(vb)}"
             tally.add(diff[0], diff[1], example)
     severity = tally.severity()
     if severity is None:
@@ -301,7 +304,7 @@ async def detect_conflicts(
     overlaps, and with ``across`` the serving base is compared with the base of every other active
     rule set of the tenant with the same target KPI.
     """
-    serving = await serving_versions(session, ruleset)
+    serving = await serving_versions(session, ruleset, besides=focus)
     live = [v for v in dict.fromkeys((serving.base, serving.canary)) if v is not None]
     pairs: list[tuple[VersionScript, VersionScript, list[Any]]] = []
     overlaps: list[tuple[VersionScript, list[Any]]] = []

@@ -191,8 +191,11 @@ class Serving:
         }
 
 
-async def serving_versions(session: AsyncSession, ruleset: Ruleset) -> Serving:
-    """The newest active and canary deployments' versions, and the fallback when none is active."""
+async def serving_versions(session: AsyncSession, ruleset: Ruleset, *, besides: int | None = None) -> Serving:
+    """The newest active and canary deployments' versions, and the fallback when none is active.
+
+    ``besides`` leaves a version out of the fallback: a version being added is not yet what serves.
+    """
     rows = (
         await session.execute(
             sa.select(RuleDeployment.version, RuleDeployment.status)
@@ -213,7 +216,7 @@ async def serving_versions(session: AsyncSession, ruleset: Ruleset) -> Serving:
             .where(
                 RuleScript.ruleset_id == ruleset.id,
                 RuleScript.compile_status != "failed",
-                RuleScript.version != (canary if canary is not None else -1),
+                RuleScript.version.not_in([v for v in (canary, besides) if v is not None] or [-1]),
             )
             .order_by(RuleScript.version.desc())
             .limit(1)

@@ -97,5 +97,9 @@ async def app(database_url: str, tmp_path: Path, changes: Changes) -> AsyncItera
         llm_base_url=None,
     )
     async with open_app(settings, migrate=False) as hub:
-        hub.dispatcher.add(rules.tools(on_rulesets_changed=changes.record))
+        # The composition root may already register the family (without a callback): replace it.
+        family = rules.tools(on_rulesets_changed=changes.record)
+        for spec in family:
+            hub.dispatcher.remove(spec.name)
+        hub.dispatcher.add(family)
         yield hub
