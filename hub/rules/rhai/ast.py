@@ -141,6 +141,7 @@ class Call(Expr):
     namespace: str | None = None
     visible: tuple[Decl, ...] = ()
     top: bool = False  # written in the script's outermost block (eval's constants become global)
+    defines: tuple[Decl, ...] = ()  # variables a literal eval() text declares into the caller's block
 
 
 @dataclass(eq=False, slots=True)

@@ -383,6 +383,7 @@ class CallCompiler:
         decls = {d.name: d for d in node.visible}
         allow = self.opts.allow_eval
         top = node.top
+        defines = [(d.name, d.slot) for d in node.defines]
 
         def eval_(f: list[Any]) -> Any:
             c: Ctx = f[0]
@@ -392,9 +393,12 @@ class CallCompiler:
             if type(text) is not str:
                 raise fn_not_found("eval", text).at(line, col)
             cells = {name: f[d.slot] for name, d in decls.items() if type(f[d.slot]) is Cell}
+            out: dict[str, Cell] = {}
+            for name, slot in defines:
+                out[name] = f[slot] = Cell(None)
             try:
                 consts = {name: d.const for name, d in decls.items()}
-                return c.engine._eval_inside(c, text, cells, consts, top)
+                return c.engine._eval_inside(c, text, cells, consts, top, out)
             except RhaiError as e:
                 raise RhaiError(
                     "ErrorInFunctionCall", f"Error in call to function 'eval': {e}", inner=e, function="eval"

@@ -259,7 +259,13 @@ class Engine:
             raise RhaiError("ErrorSystem", f"Internal error: {type(exc).__name__}: {exc}") from exc
 
     def _eval_inside(
-        self, c: Ctx, text: str, cells: dict[str, Cell], consts: dict[str, bool], top: bool
+        self,
+        c: Ctx,
+        text: str,
+        cells: dict[str, Cell],
+        consts: dict[str, bool],
+        top: bool,
+        out: dict[str, Cell],
     ) -> Any:
         """``eval()`` from a script: run text against the caller's variables, sharing the counters."""
         scope = _EvalScope(cells, consts, c.scope)
@@ -276,6 +282,11 @@ class Engine:
                 return compiled.body(frame)
             except ReturnSig as ret:
                 return ret.value
+            finally:
+                for decl in compiled.program.top_decls:
+                    if decl.name in out:
+                        value = frame[decl.slot]
+                        out[decl.name].v = value.v if type(value) is Cell else value
         finally:
             c.scope, c.fns, c.globals = saved_scope, saved_fns, saved_globals
 

@@ -303,7 +303,15 @@ class ExpressionParser:
             args = self.parse_args()
             visible = self.visible_decls() if name in ("eval", "is_def_var") else ()
             top = not self.in_fn and len(self.fscope.blocks) == 1 and self.fscope.parent is None
-            return A.Call(t.line, t.col, name, args, visible=visible, top=top)
+            defines: tuple[A.Decl, ...] = ()
+            if (
+                name == "eval"
+                and len(args) == 1
+                and isinstance(args[0], A.Const)
+                and type(args[0].value) is str
+            ):
+                defines = self.eval_declarations(args[0].value)
+            return A.Call(t.line, t.col, name, args, visible=visible, top=top, defines=defines)
         if kind == "::":
             path = [name]
             while self.tok.kind == "::":
@@ -319,6 +327,32 @@ class ExpressionParser:
         if decl is None and name not in self.scope_names and self.opts.strict_variables:
             self.undefined.append((name, t.line, t.col))
         return A.Var(t.line, t.col, name, decl)
+
+    def eval_declarations(self, text: str) -> tuple[A.Decl, ...]:
+        """Variables that ``eval("...")`` of a literal declares at its top level.
+
+        Rhai's eval adds them to the caller's scope; declaring them here, in the caller's block,
+        lets the statically resolved code after the call see them.
+        """
+        try:
+            toks = tokenize(text)
+        except RhaiError:
+            return ()
+        names: list[tuple[str, bool]] = []
+        depth = 0
+        for k, tok in enumerate(toks[:-1]):
+            if tok.kind in ("{", "#{", "(", "["):
+                depth += 1
+            elif tok.kind in ("}", ")", "]"):
+                depth -= 1
+            elif depth == 0 and tok.kind in ("let", "const") and toks[k + 1].kind == "ID":
+                names.append((toks[k + 1].value, tok.kind == "const"))
+        decls = []
+        for name, const in names:
+            decl = self.fscope.declare(name, const)
+            decl.captured = True
+            decls.append(decl)
+        return tuple(decls)
 
     def visible_decls(self) -> tuple[A.Decl, ...]:
         decls: list[A.Decl] = []

@@ -103,6 +103,10 @@ def test_bang_calls_run_functions_in_the_callers_scope(script: str, expected: An
     ("script", "expected"),
     [
         ('let foo = 42; eval("{ let foo = 123; }"); foo', 42),
+        (
+            'let x = 999; eval("let x = x - 1000"); let y = if x < 0 { eval("let x = 42"); x } else { 0 }; x + y',
+            41,
+        ),
         ('let foo = 42; { { { eval("let foo = 123"); } } } foo', 42),
         ('const XYZ = 123; fn foo() { global::XYZ } eval("const XYZ = 42;"); foo()', 42),
         ('const XYZ = 123; fn foo() { global::XYZ } { eval("const XYZ = 42;"); } foo()', 123),
