@@ -7,18 +7,20 @@ tenant. It knows nothing of MCP: the MCP face passes a ``SampleFn`` when the cal
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime as dt
 import time
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from typing import Any
 
 import httpx
 import sqlalchemy as sa
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from hub.errors import ConfigError, NotFound
+from hub.errors import ConfigError, NotFound, StoreError
 from hub.identity import Caller
 from hub.judgment import cache, records
 from hub.judgment.config import JudgmentConfig
@@ -98,6 +100,17 @@ class JudgmentEngine:
             await self._http.aclose()
             self._http = None
 
+    @contextlib.asynccontextmanager
+    async def _session(self, what: str) -> AsyncIterator[AsyncSession]:
+        """A session whose database failures leave the engine as ``StoreError`` (retriable)."""
+        try:
+            async with self._sessions() as session:
+                yield session
+        except SQLAlchemyError as exc:
+            cause = getattr(exc, "orig", None) or exc
+            first = (str(cause).strip().splitlines() or [type(cause).__name__])[0]
+            raise StoreError(f"{what}: the database failed: {first}") from exc
+
     # ------------------------------------------------------------------ execute
 
     async def execute(
@@ -115,7 +128,7 @@ class JudgmentEngine:
         tenant_id = caller.tenant_id
         key, input_hash = cache.cache_key(request.workflow_id, request.cache_payload())
         forced = request.policy.method
-        async with self._sessions() as session:
+        async with self._session("execute") as session:
             config = await self._config(session, tenant_id)
             if request.policy.use_cache or forced == "cache":
                 hit = await cache.lookup(session, tenant_id, key, now)
@@ -137,7 +150,7 @@ class JudgmentEngine:
         # The LLM may take seconds: no session (nor PostgreSQL transaction) stays open meanwhile.
         answer = await ask_for_verdict(plan.provider, plan.llm_request, clock=self._timer)
         judgment = self._decide(caller, request, plan, answer, key, trace_id, now, started)
-        async with self._sessions() as session:
+        async with self._session("execute") as session:
             await self._record(session, request, plan, judgment, answer, input_hash)
         return judgment
 
@@ -436,12 +449,12 @@ class JudgmentEngine:
 
     async def get_judgment(self, caller: Caller, judgment_id: uuid.UUID) -> Judgment:
         """One judgment of the caller's tenant."""
-        async with self._sessions() as session:
+        async with self._session("get_judgment") as session:
             return await records.get_judgment(session, caller.tenant_id, judgment_id)
 
     async def list_judgments(self, caller: Caller, flt: JudgmentFilter | None = None) -> list[Judgment]:
         """The caller's tenant's judgments, newest first."""
-        async with self._sessions() as session:
+        async with self._session("list_judgments") as session:
             return await records.list_judgments(session, caller.tenant_id, flt or JudgmentFilter())
 
     async def feedback(
@@ -455,7 +468,7 @@ class JudgmentEngine:
         comment: str | None = None,
     ) -> FeedbackReceipt:
         """Record feedback and, for correct/incorrect/partial, a learning sample."""
-        async with self._sessions() as session:
+        async with self._session("feedback") as session:
             receipt = await submit_feedback(
                 session,
                 caller,
@@ -471,31 +484,31 @@ class JudgmentEngine:
 
     async def stats(self, caller: Caller, since: dt.datetime, until: dt.datetime) -> JudgmentStats:
         """Monitoring figures of the caller's tenant for ``[since, until)``."""
-        async with self._sessions() as session:
+        async with self._session("stats") as session:
             return await compute_stats(session, caller.tenant_id, since, until)
 
     async def invalidate_ruleset(self, tenant_id: uuid.UUID, ruleset_id: uuid.UUID) -> int:
         """Drop cached judgments of a rule set (on deploy and rollback); returns how many."""
-        async with self._sessions() as session:
+        async with self._session("invalidate_ruleset") as session:
             count = await cache.invalidate_ruleset(session, tenant_id, ruleset_id)
             await session.commit()
         return count
 
     async def ruleset_tools(self, caller: Caller) -> list[RulesetTool]:
         """The tenant's active rule sets, each with a tool name and input schema (``judge_<name>`` tools)."""
-        async with self._sessions() as session:
+        async with self._session("ruleset_tools") as session:
             return await describe_active_rulesets(session, caller.tenant_id)
 
     async def list_prompts(self, caller: Caller) -> list[PromptInfo]:
         """The tenant's active prompt templates (MCP ``prompts/list``)."""
-        async with self._sessions() as session:
+        async with self._session("list_prompts") as session:
             return await list_prompts(session, caller.tenant_id)
 
     async def get_prompt(
         self, caller: Caller, name: str, arguments: Mapping[str, Any], *, locale: str | None = None
     ) -> RenderedPrompt:
         """Render an active template by name with the caller's arguments (MCP ``prompts/get``)."""
-        async with self._sessions() as session:
+        async with self._session("get_prompt") as session:
             config = await self._config(session, caller.tenant_id)
             template = await load_template(
                 session, caller.tenant_id, name=name, template_type=None, locales=(locale, config.locale)

@@ -6,13 +6,15 @@ import uuid
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
 
-from hub.errors import Conflict, InputError, NotFound
+from hub.errors import Conflict, InputError, NotFound, StoreError
+from hub.identity import Caller
 from hub.judgment import (
     JudgmentEngine,
     JudgmentFilter,
@@ -623,3 +625,16 @@ async def test_stats_count_results_methods_latency_cache_hits_and_llm_spend(
     assert (stats.llm_calls, stats.llm_total_tokens) == (1, 160)
     assert stats.llm_cost_usd == Decimal("0.000700")
     assert stats.as_dict()["llm"]["cost_usd"] == "0.000700"
+
+
+async def test_a_database_failure_is_a_retriable_store_error(tmp_path: Path) -> None:
+    db = create_async_engine(f"sqlite+aiosqlite:///{tmp_path / 'missing' / 'hub.sqlite3'}")
+    engine = JudgmentEngine(async_sessionmaker(db, expire_on_commit=False), Settings(llm_base_url=None))
+    caller = Caller.of(tenant_id=uuid.uuid4(), tenant_name="t", user_id=None, username="u", role="operator")
+    try:
+        with pytest.raises(StoreError) as err:
+            await engine.execute(caller, request(defect_input()))
+        assert err.value.retriable
+    finally:
+        await engine.aclose()
+        await db.dispose()
