@@ -209,6 +209,7 @@ class LLMAnswer:
 
 
 _SUMMARY_CHARS: Final = 500
+_NOTHING: Final = Decimal("0.000000")
 _CORRECTION: Final = (
     "\n\nYour previous answer could not be used ({reason}). Answer again with exactly one JSON object "
     "and nothing else."
@@ -315,7 +316,8 @@ def _record(
         prompt_tokens=prompt_tokens,
         completion_tokens=completion_tokens,
         tokens_estimated=estimated,
-        cost_estimate_usd=estimate_cost(model, prompt_tokens, completion_tokens),
+        # A failed request used no tokens, so it cost nothing, whatever the model's price.
+        cost_estimate_usd=estimate_cost(model, prompt_tokens, completion_tokens) if completion else _NOTHING,
         latency_ms=round((clock() - started) * 1000),
         success=completion is not None,
         validation_error=invalid,
