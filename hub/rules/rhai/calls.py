@@ -13,13 +13,14 @@ from .runtime import (
     Ctx,
     ExitSig,
     ReturnSig,
+    SafeNone,
     ScriptFn,
     call_fnptr,
     call_script,
     find_native,
 )
 from .stdlib.registry import NATIVES, Mut
-from .values import UNBOUND, Cell, FnPtr, display, type_of
+from .values import UNBOUND, Cell, FnPtr, debug_string, display, type_of
 
 __all__ = ["CallCompiler", "invoke_method"]
 
@@ -99,12 +100,11 @@ class CallCompiler:
             get = self.expr(node.target, chain=True)
             set_ = None
             const = False
-        from .compiler import _SafeNone
 
         def method(f: list[Any]) -> Any:
             obj = get(f)
             if obj is None and safe:
-                raise _SafeNone
+                raise SafeNone
             vals = [a(f) for a in args]
             try:
                 result, new = invoke_method(f[0], name, obj, vals, const)
@@ -342,7 +342,6 @@ class CallCompiler:
         if len(node.args) != 1:
             return None
         arg = self.expr(node.args[0])
-        from .values import debug_string
 
         def output(f: list[Any]) -> Any:
             v = arg(f)

@@ -11,15 +11,12 @@ from .fastops import make_binary
 from .ops import BINARY, compare, contains, fn_not_found, negate
 from .parser import Program
 from .runtime import (
-    CONTINUE,
     NOTHING,
-    BreakSig,
     Ctx,
-    ReturnSig,
+    SafeNone,
     ScriptFn,
     get_index,
     get_prop,
-    iterate,
     set_index,
     set_prop,
     to_text,
@@ -33,10 +30,6 @@ Node = Callable[[list[Any]], Any]
 Setter = Callable[[list[Any], Any], None]
 _NOTHING: Any = object()
 _COPY_FREE = (A.Const, A.ArrayLit, A.MapLit, A.Interp, A.Binary, A.Unary, A.Logic, A.RangeLit, A.Closure)
-
-
-class _SafeNone(Exception):
-    """Raised by ``?.``/``?[`` on ``()`` to end the whole chain with ``()``."""
 
 
 class Compiled:
@@ -345,7 +338,7 @@ class Compiler(StatementCompiler):
         def guarded(f: list[Any]) -> Any:
             try:
                 return fn(f)
-            except _SafeNone:
+            except SafeNone:
                 return None
 
         return guarded
@@ -362,7 +355,7 @@ class Compiler(StatementCompiler):
             if type(obj) is list and type(i) is int and 0 <= i < len(obj):
                 return obj[i]
             if obj is None and safe:
-                raise _SafeNone
+                raise SafeNone
             try:
                 return get_index(f[0], obj, i)
             except RhaiError as e:
@@ -383,7 +376,7 @@ class Compiler(StatementCompiler):
                 if v is not _NOTHING:
                     return v
             elif obj is None and safe:
-                raise _SafeNone
+                raise SafeNone
             try:
                 return get_prop(f[0], obj, name)
             except RhaiError as e:
@@ -517,6 +510,3 @@ def _has_safe(node: A.Expr) -> bool:
             return True
         node = node.target
     return False
-
-
-_ = (BreakSig, ReturnSig, CONTINUE, iterate)

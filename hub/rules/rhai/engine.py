@@ -18,8 +18,6 @@ from .values import UNBOUND, Cell, from_host
 
 __all__ = ["AST", "SANDBOX_DEFAULTS", "Engine", "Scope", "sandboxed_engine"]
 
-_MISSING: Any = object()
-
 # The hub's limits for rule scripts: generous for a judgment rule, small enough that a hostile
 # script is stopped within about a second and a few megabytes.
 SANDBOX_DEFAULTS: dict[str, Any] = {
@@ -294,6 +292,3 @@ class Engine:
 def sandboxed_engine(**overrides: Any) -> Engine:
     """An engine with the hub's sandbox limits for rule scripts."""
     return Engine.sandboxed(**overrides)
-
-
-_ = _MISSING

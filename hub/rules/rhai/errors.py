@@ -6,7 +6,7 @@ from typing import Any
 
 from hub.errors import RuleError
 
-__all__ = ["CATCHABLE_EXEMPT", "SYSTEM_KINDS", "RhaiError", "parse_error"]
+__all__ = ["SYSTEM_KINDS", "RhaiError", "parse_error"]
 
 # Errors a script can neither catch nor have wrapped into ErrorInFunctionCall: the sandbox
 # limits must stay fatal, or a hostile script could swallow them inside try/catch.
@@ -23,7 +23,6 @@ SYSTEM_KINDS = frozenset(
         "ErrorTerminated",
     }
 )
-CATCHABLE_EXEMPT = SYSTEM_KINDS
 
 
 class RhaiError(RuleError):

@@ -24,9 +24,7 @@ class Parser(ExpressionParser):
         if self.expr_only:
             expr = self.parse_expr()
             if self.tok.kind != "EOF":
-                raise self.error(
-                    "UnexpectedEOF" if False else "BadInput", "Unexpected token after expression"
-                )
+                raise self.error("BadInput", "Unexpected token after expression")
             stmts.append(expr)
         else:
             while self.tok.kind != "EOF":
@@ -238,7 +236,7 @@ class Parser(ExpressionParser):
             self.pop_block()
         return A.TryCatch(t.line, t.col, body, var, handler)
 
-    def parse_block(self, decls: list[tuple[str, bool]] | None = None) -> A.Block:
+    def parse_block(self) -> A.Block:
         t = self.tok
         if t.kind != "{":
             raise self.error("MissingToken", "Expecting '{'")

@@ -20,6 +20,7 @@ __all__ = [
     "Frame",
     "Iter",
     "ReturnSig",
+    "SafeNone",
     "ScriptFn",
     "call_fnptr",
     "call_native",
@@ -38,6 +39,10 @@ Node = Callable[[Frame], Any]
 _INF = float("inf")
 _NOTHING: Any = object()
 NOTHING: Any = _NOTHING
+
+
+class SafeNone(Exception):
+    """Raised by ``?.``/``?[`` on ``()`` to end the whole chain with ``()``."""
 
 
 class BreakSig(Exception):

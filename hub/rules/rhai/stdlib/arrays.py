@@ -6,7 +6,7 @@ from functools import cmp_to_key
 from typing import Any
 
 from ..errors import RhaiError
-from ..ops import compare, fn_not_found
+from ..ops import fn_not_found
 from ..runtime import call_callback, check_grow
 from ..values import INT_MAX, FnPtr, Range, copy_value, values_equal
 from .registry import ANY, INT, native
@@ -368,9 +368,6 @@ def _eq(c: Any, a: list[Any], b: list[Any]) -> bool:
 @native("!=", L, L)
 def _ne(c: Any, a: list[Any], b: list[Any]) -> bool:
     return not values_equal(a, b)
-
-
-_ = compare
 
 
 @native("splice", B, INT, INT, B, pure=False)

@@ -7,7 +7,7 @@ from typing import Any
 
 from ..errors import RhaiError
 from ..values import INT_MAX, Range
-from .registry import ANY, INT, STR, native
+from .registry import INT, STR, native
 from .strings import clamp_span
 
 __all__: list[str] = []
@@ -131,9 +131,6 @@ def _wle_r(c: Any, b: bytearray, r: Range, v: int) -> None:
 @native("write_be", B, Range, INT, pure=False)
 def _wbe_r(c: Any, b: bytearray, r: Range, v: int) -> None:
     _write(b, *_span_r(b, r), v, "big")
-
-
-_ = ANY
 
 
 @native("contains", B, INT)

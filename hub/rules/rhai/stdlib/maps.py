@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..runtime import call_callback, check_grow
-from ..values import Char, FnPtr, copy_value, values_equal
+from ..values import FnPtr, copy_value, values_equal
 from .registry import ANY, STR, native
 
 __all__: list[str] = []
@@ -97,9 +97,6 @@ def _retain(c: Any, m: dict[str, Any], fp: FnPtr) -> dict[str, Any]:
 @native("==", M, M)
 def _eq(c: Any, a: dict[str, Any], b: dict[str, Any]) -> bool:
     return values_equal(a, b)
-
-
-_ = Char
 
 
 @native("map", M, FnPtr)

@@ -10,7 +10,7 @@ from typing import Any
 from ..errors import RhaiError
 from ..runtime import Iter
 from ..values import Char, FnPtr, Range, Timestamp, debug_string, display, format_float, type_of
-from .registry import ANY, INT, STR, native
+from .registry import ANY, INT, STR, Mut, native
 
 __all__: list[str] = []
 
@@ -162,6 +162,4 @@ def _elapsed(c: Any, t: Timestamp) -> float:
 
 @native("take", ANY, pure=False)
 def _take(c: Any, x: Any) -> Any:
-    from .registry import Mut
-
     return Mut(x, None)

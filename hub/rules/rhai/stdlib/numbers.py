@@ -10,7 +10,7 @@ from ..errors import RhaiError
 from ..ops import check_int
 from ..runtime import Iter
 from ..values import INT_MAX, INT_MIN, Char, Range
-from .registry import INT, NUM, STR, native
+from .registry import INT, NUM, STR, Mut, native
 
 __all__ = ["set_bits"]
 
@@ -261,8 +261,6 @@ def _get_bit(c: Any, x: int, bit: int) -> bool:
 
 @native("set_bit", INT, INT, bool, pure=False)
 def _set_bit(c: Any, x: int, bit: int, on: bool) -> Any:
-    from .registry import Mut
-
     j = _bit_index(bit)
     return Mut(None, _signed(x | (1 << j) if on else x & ~(1 << j)))
 
@@ -289,15 +287,11 @@ def set_bits(x: int, start: int, n: int, value: int) -> int:
 
 @native("set_bits", INT, INT, INT, INT, pure=False)
 def _set_bits(c: Any, x: int, start: int, n: int, value: int) -> Any:
-    from .registry import Mut
-
     return Mut(None, set_bits(x, start, n, value))
 
 
 @native("set_bits", INT, Range, INT, pure=False)
 def _set_bits_r(c: Any, x: int, r: Range, value: int) -> Any:
-    from .registry import Mut
-
     return Mut(None, set_bits(x, r.start, r.stop() - r.start, value))
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from ..values import Char, FnPtr, Range, Timestamp
+from ..values import Char, FnPtr
 
 __all__ = ["ANY", "INT", "NATIVES", "NUM", "STR", "Mut", "Overloads", "native"]
 
@@ -78,6 +78,3 @@ def native(name: str, *sig: Any, pure: bool = True) -> Callable[[F], F]:
         return fn
 
     return register
-
-
-_ = (Range, Timestamp)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..errors import RhaiError
 from ..runtime import Iter
 from ..values import INT_MAX, Char, Range, display
 from .registry import ANY, INT, STR, Mut, native
@@ -218,8 +219,6 @@ def _pop_n(c: Any, s: str, n: int) -> Mut:
 @native("pad", S, INT, STR, pure=False)
 def _pad(c: Any, s: str, n: int, x: str) -> Mut:
     if c.max_string and n > c.max_string:
-        from ..errors import RhaiError
-
         raise RhaiError("ErrorDataTooLarge", "Length of string too large")
     out = s
     while len(out) < n and x:
