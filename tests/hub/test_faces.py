@@ -16,7 +16,7 @@ import pytest
 from mcp import Client, StdioServerParameters
 from mcp.client.streamable_http import streamable_http_client
 
-from tests.hub.support import HUB, hub_env, http_hub, make_key, run_hub
+from tests.hub.support import HUB, http_hub, hub_env, make_key, run_hub
 
 ERAS = {"legacy": "2025-11-25", "auto": "2026-07-28"}
 

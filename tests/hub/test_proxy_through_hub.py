@@ -23,7 +23,7 @@ from hub.proxy import UpstreamSpec
 from hub.proxy.websocket import WebSocketConnector
 from hub.server.mcp import build_server
 from hub.settings import Settings
-from tests.hub.support import HUB, hub_env, http_hub, make_key, run_hub
+from tests.hub.support import HUB, http_hub, hub_env, make_key, run_hub
 from tests.proxy.support import ECHO_SERVER, TRANSPORTS, EchoServer
 
 pytestmark = pytest.mark.anyio
@@ -143,16 +143,15 @@ async def test_a_server_whose_command_does_not_exist_fails_alone_and_the_rest_ke
             "refused": {"url": "http://127.0.0.1:9/mcp", "transport": "streamable_http"},
         }
     }
-    async with hub_app(tmp_path, config) as app:
-        async with Client(build_server(app), mode="legacy") as client:
-            await wait_for_tool(client, "echo__echo")
-            assert not (await client.call_tool("echo__echo", {"text": "x"})).is_error
-            listed = (await client.call_tool("mcp_list_servers", {})).structured_content
-            assert listed is not None
-            state = {s["name"]: s for s in listed["servers"]}
-            assert state["echo"]["connected"] is True
-            assert state["ghost"]["connected"] is False and state["ghost"]["last_error"]
-            assert state["refused"]["connected"] is False
+    async with hub_app(tmp_path, config) as app, Client(build_server(app), mode="legacy") as client:
+        await wait_for_tool(client, "echo__echo")
+        assert not (await client.call_tool("echo__echo", {"text": "x"})).is_error
+        listed = (await client.call_tool("mcp_list_servers", {})).structured_content
+        assert listed is not None
+        state = {s["name"]: s for s in listed["servers"]}
+        assert state["echo"]["connected"] is True
+        assert state["ghost"]["connected"] is False and state["ghost"]["last_error"]
+        assert state["refused"]["connected"] is False
 
 
 async def test_registering_through_the_admin_tool_exposes_the_tools_and_removal_keeps_history(
