@@ -37,7 +37,7 @@ from hub.judgment.prompts import (
 )
 from hub.judgment.providers import OpenAICompatProvider, SamplingProvider
 from hub.judgment.records import Judgment, JudgmentFilter, record_llm_calls, to_row
-from hub.judgment.rules import RuleFailure, RuleOutcome, RuleRunner, ScriptEngine
+from hub.judgment.rules import RuleFailure, RuleOutcome, RuleRunner, ScriptEngine, script_key
 from hub.judgment.rulesets import (
     InputSchemas,
     RulesetTool,
@@ -214,13 +214,15 @@ class JudgmentEngine:
         plan = _Plan(config=config, method=method)
         if ruleset is not None and method != "llm_only":
             self._schemas.check(ruleset, data)
-            chosen = await choose_script(
-                session, caller.tenant_id, ruleset, data, compiled=self._rules.has_compiled
-            )
+
+            def compiled(version: int, script_hash: str) -> bool:
+                return self._rules.has_compiled(script_key(str(ruleset.id), version, None, script_hash))
+
+            chosen = await choose_script(session, caller.tenant_id, ruleset, data, compiled=compiled)
             if (
                 chosen is not None
                 and chosen.script is None
-                and not self._rules.has_compiled(chosen.script_hash)
+                and not compiled(chosen.version, chosen.script_hash)
             ):
                 # Evicted by another judgment while we awaited; no await between here and the run.
                 chosen = dataclasses.replace(

@@ -27,6 +27,7 @@ __all__ = [
     "RuleRunner",
     "ScriptEngine",
     "rule_functions",
+    "script_key",
 ]
 
 
@@ -170,6 +171,19 @@ def _verdict_of(value: Mapping[str, Any]) -> Verdict:
     )
 
 
+def script_key(ruleset_id: str, version: int, script: str | None, script_hash: str | None) -> str:
+    """The compile-cache key of one script version.
+
+    The stored hash alone is not trusted as a key: a wrong or reused ``script_hash`` must never let
+    one rule set (or tenant) run another's compiled script.
+    """
+    if script_hash is None:
+        if script is None:
+            raise ValueError("a script or its hash is needed")
+        script_hash = hashlib.sha256(script.encode()).hexdigest()
+    return f"{ruleset_id}:{version}:{script_hash}"
+
+
 def _ms(start: float, end: float) -> float:
     return round((end - start) * 1000, 3)
 
@@ -197,25 +211,17 @@ class RuleRunner:
             self._engine_instance = self._make_engine()
         return self._engine_instance
 
-    def has_compiled(self, script_hash: str) -> bool:
-        """Whether the script of this hash is compiled already (then its text need not be loaded)."""
-        return script_hash in self._asts
+    def has_compiled(self, key: str) -> bool:
+        """Whether the script under ``key`` (see ``script_key``) is compiled, so its text need not be loaded."""
+        return key in self._asts
 
-    def _compiled(
-        self, script: str | None, script_hash: str | None
-    ) -> tuple[CompiledScript, tuple[str, ...]]:
-        if script_hash is None:
-            if script is None:
-                raise RuleError("neither a script nor a script hash was given")
-            script_hash = hashlib.sha256(script.encode()).hexdigest()
-        key = script_hash
+    def _compiled(self, key: str, script: str | None) -> tuple[CompiledScript, tuple[str, ...]]:
         entry = self._asts.get(key)
         if entry is not None:
             self._asts.move_to_end(key)
             return entry
         if script is None:
-            # Evicted between the check and the run; the caller reloads the text and runs again.
-            raise RuleError("the compiled script was evicted; its text is needed")
+            raise RuleError("the script is not compiled and its text was not loaded")
         ast = self._engine.compile(script)
         entry = (ast, rule_functions(ast))
         self._asts[key] = entry
@@ -237,12 +243,13 @@ class RuleRunner:
     ) -> RuleOutcome:
         """Run every rule; Rhai errors become failures, never exceptions.
 
-        This runs on the event loop thread: a compiled rule takes tens of microseconds and the
-        sandbox bounds its operations, so a thread hop would cost more than it protects.
+        This runs on the event loop thread: a compiled rule takes tens of microseconds, and a thread
+        hop per judgment would cost more than that. The sandbox's operation and time limits bound
+        how long a hostile rule can hold the loop.
         """
         started = self._clock()
         try:
-            ast, names = self._compiled(script, script_hash)
+            ast, names = self._compiled(script_key(ruleset_id, version, script, script_hash), script)
         except RuleError as exc:
             failure = _failure("*", exc)
             return RuleOutcome(

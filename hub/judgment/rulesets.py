@@ -81,12 +81,12 @@ async def choose_script(
     ruleset: Ruleset,
     data: JudgmentInput,
     *,
-    compiled: Callable[[str], bool] = lambda _hash: False,
+    compiled: Callable[[int, str], bool] = lambda _version, _hash: False,
 ) -> ChosenScript | None:
     """Route to a deployed version (``routing.choose_version``); None if no script exists.
 
     One query reads the versions with their deployments; the script text is fetched only when
-    ``compiled(script_hash)`` says the runner lacks it, so a warm judgment costs one round trip here.
+    ``compiled(version, script_hash)`` says the runner lacks it, so a warm judgment costs one round trip here.
     Without an active deployment the newest script that is not the canary's serves the rest of the
     traffic, so a rule set works before rule management has deployed anything.
     """
@@ -142,7 +142,7 @@ async def choose_script(
     if route is None:
         return None
     script_hash = hashes[route.version]
-    if compiled(script_hash):
+    if compiled(route.version, script_hash):
         return ChosenScript(route.version, route.canary, script_hash, None)
     return ChosenScript(
         route.version, route.canary, script_hash, await load_script(session, ruleset.id, route.version)

@@ -115,6 +115,7 @@ async def make_ruleset(
     deployments: Sequence[Mapping[str, Any]] = (),
     metadata: Mapping[str, Any] | None = None,
     is_active: bool = True,
+    script_hash: str | None = None,
 ) -> uuid.UUID:
     """A rule set with script versions 1..n and the given ``rule_deployments`` rows."""
     ruleset_id = uuid.uuid4()
@@ -137,7 +138,7 @@ async def make_ruleset(
                     ruleset_id=ruleset_id,
                     version=version,
                     script=script,
-                    script_hash=hashlib.sha256(script.encode()).hexdigest(),
+                    script_hash=script_hash or hashlib.sha256(script.encode()).hexdigest(),
                     compile_status="compiled",
                 )
             )

@@ -638,3 +638,16 @@ async def test_a_database_failure_is_a_retriable_store_error(tmp_path: Path) -> 
     finally:
         await engine.aclose()
         await db.dispose()
+
+
+async def test_a_reused_script_hash_never_runs_another_tenants_script(
+    sessions: async_sessionmaker[AsyncSession], make_engine: EngineFactory
+) -> None:
+    ours, theirs = await make_tenant(sessions), await make_tenant(sessions)
+    mine = 'fn judge_a(metrics, context) { #{ result: "normal", confidence: 1.0, explanation: "ours" } }'
+    other = 'fn judge_a(metrics, context) { #{ result: "critical", confidence: 1.0, explanation: "theirs" } }'
+    await make_ruleset(sessions, ours.id, scripts=[mine], script_hash="same")
+    await make_ruleset(sessions, theirs.id, scripts=[other], script_hash="same")
+    engine = make_engine()
+    assert (await engine.execute(ours.operator, request(defect_input()))).explanation == "ours"
+    assert (await engine.execute(theirs.operator, request(defect_input()))).explanation == "theirs"
