@@ -8,7 +8,7 @@ from typing import Any
 from . import ast as A
 from .errors import RhaiError
 from .fastops import make_binary
-from .ops import BINARY, compare, contains, fn_not_found, negate
+from .ops import BINARY, COMPARE, contains, fn_not_found, negate
 from .parser import Program
 from .runtime import (
     NOTHING,
@@ -250,13 +250,7 @@ class Compiler(StatementCompiler):
 
             return member
         slow: Callable[[Any, Any, Any], Any]
-        if op in ("==", "!=", "<", "<=", ">", ">="):
-
-            def slow(c: Any, a: Any, b: Any, op: str = op) -> Any:
-                return compare(op, a, b)
-
-        else:
-            slow = BINARY[op]
+        slow = COMPARE[op] if op in COMPARE else BINARY[op]
         lk, kl = self._shape(node.left)
         rk, kr = self._shape(node.right)
         return make_binary(op, left, right, lk, rk, kl, kr, slow, line, col)

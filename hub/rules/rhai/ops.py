@@ -21,7 +21,17 @@ from .values import (
     values_equal,
 )
 
-__all__ = ["BINARY", "check_int", "compare", "contains", "div_int", "fn_not_found", "mod_int", "negate"]
+__all__ = [
+    "BINARY",
+    "COMPARE",
+    "check_int",
+    "compare",
+    "contains",
+    "div_int",
+    "fn_not_found",
+    "mod_int",
+    "negate",
+]
 
 _STRS = (str, Char)
 _NUMS = (int, float)
@@ -261,6 +271,35 @@ def compare(op: str, a: Any, b: Any) -> bool:
             raise fn_not_found(op, a, b)
         return False
     return r
+
+
+def _float_lt(x: float, y: float) -> bool:
+    if x != x or y != y or x == y:
+        return False
+    if math.isinf(x) or math.isinf(y):
+        return x < y
+    m = 1.0 if x * y == 0.0 else max(abs(x), abs(y))
+    return (y - x) / m > EPSILON
+
+
+def _cmp(op: str, fast: Callable[[float, float], bool]) -> Callable[[Any, Any, Any], bool]:
+    def slow(c: Any, a: Any, b: Any) -> bool:
+        if type(a) is float and type(b) is float:
+            return fast(a, b)
+        return compare(op, a, b)
+
+    return slow
+
+
+# Slow paths of the compiled comparison nodes, with the common float-float case first.
+COMPARE: dict[str, Callable[[Any, Any, Any], bool]] = {
+    "==": _cmp("==", float_eq),
+    "!=": _cmp("!=", lambda x, y: not float_eq(x, y)),
+    "<": _cmp("<", _float_lt),
+    ">": _cmp(">", lambda x, y: _float_lt(y, x)),
+    "<=": _cmp("<=", lambda x, y: x == x and y == y and not _float_lt(y, x)),
+    ">=": _cmp(">=", lambda x, y: x == x and y == y and not _float_lt(x, y)),
+}
 
 
 def _is_nan_pair(a: Any, b: Any) -> bool:

@@ -9,7 +9,7 @@ from . import ast as A
 from .calls import CallCompiler
 from .errors import RhaiError
 from .fastops import make_while
-from .ops import BINARY, add, compare
+from .ops import BINARY, COMPARE, add
 from .runtime import CONTINUE, BreakSig, ContinueSig, Ctx, ReturnSig, check_grow, error_value, iterate
 from .values import INT_MAX, INT_MIN, Cell, Char, Range, display, type_of
 
@@ -316,23 +316,9 @@ class StatementCompiler(CallCompiler):
             rk, kr = self._shape(c_node.right)
             if rk != "node":
                 op = c_node.op
-
-                def slow(c: Any, a: Any, b: Any) -> Any:
-                    return compare(op, a, b)
-
-                return make_while(
-                    op,
-                    c_node.left.decl.slot,
-                    rk,
-                    kr,
-                    body,
-                    slow,
-                    w,
-                    line,
-                    col,
-                    _mismatch,
-                    (BreakSig, ContinueSig),
-                )
+                slot = c_node.left.decl.slot
+                signals = (BreakSig, ContinueSig)
+                return make_while(op, slot, rk, kr, body, COMPARE[op], w, line, col, _mismatch, signals)
 
         def while_(f: list[Any]) -> Any:
             c = f[0]

@@ -279,12 +279,23 @@ def values_equal(a: Any, b: Any) -> bool:
     return bool(a == b)
 
 
+_SCRIPT_TYPES = frozenset({Char, FnPtr, Range, Timestamp})
+
+
 def from_host(v: Any) -> Any:
     """Turn a host value into a script value, refusing anything without a Rhai type."""
     t = type(v)
-    if t in (int, float, bool, str, Char, type(None), FnPtr, Range, Timestamp):
-        if t is int and not INT_MIN <= v <= INT_MAX:
+    if t is float or t is str or t is bool or v is None:
+        return v
+    if t is int:
+        if not INT_MIN <= v <= INT_MAX:
             raise RhaiError("ErrorArithmetic", f"Integer out of range: {v}")
+        return v
+    if t is dict:
+        return {k if type(k) is str else str(k): from_host(x) for k, x in v.items()}
+    if t is list:
+        return [from_host(x) for x in v]
+    if t in _SCRIPT_TYPES:
         return v
     if t is bytearray or t is bytes:
         return bytearray(v)
