@@ -140,6 +140,8 @@ class Engine:
         self.options = Options.from_kwargs(options)
         self.on_print: Callable[[str], None] | None = None
         self.on_debug: Callable[[str], None] | None = None
+        # Called every ``check_every`` operations with the count; a non-None answer stops the run.
+        self.on_progress: Callable[[int], Any] | None = None
         self._cache: OrderedDict[str, AST] = OrderedDict()
         self._cache_size = 256
         self._lock = threading.Lock()

@@ -123,8 +123,10 @@ class Ctx:
         "max_vars",
         "ops",
         "opts",
+        "progress",
         "scope",
         "step",
+        "stepping",
     )
 
     def __init__(self, engine: Any, fns: dict[tuple[str, int], ScriptFn], scope: Any) -> None:
@@ -143,7 +145,9 @@ class Ctx:
         self.max_vars = opts.max_variables
         self.step = max(1, opts.check_every)
         self.deadline = time.monotonic() + opts.max_seconds if opts.max_seconds else 0.0
-        self.limit = min(self.max_ops, self.step) if self.deadline else self.max_ops
+        self.progress: Callable[[int], Any] | None = engine.on_progress
+        self.stepping = bool(self.deadline or self.progress)
+        self.limit = min(self.max_ops, self.step) if self.stepping else self.max_ops
         self.globals: dict[str, Any] = {}
         self.caught: RhaiError | None = None
         self.bang: dict[str, Cell] | None = None
@@ -154,7 +158,11 @@ class Ctx:
             raise RhaiError("ErrorTooManyOperations", "Too many operations")
         if self.deadline and time.monotonic() > self.deadline:
             raise RhaiError("ErrorTerminated", "Script terminated: time limit exceeded")
-        self.limit = min(self.max_ops, self.ops + self.step) if self.deadline else self.max_ops
+        if self.progress is not None:
+            token = self.progress(self.ops)
+            if token is not None:
+                raise RhaiError("ErrorTerminated", "Script terminated", value=token)
+        self.limit = min(self.max_ops, self.ops + self.step) if self.stepping else self.max_ops
 
     def check_size(self, v: Any) -> None:
         """Raise ErrorDataTooLarge when a string, array or map outgrows its limit."""

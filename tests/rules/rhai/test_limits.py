@@ -151,3 +151,18 @@ def test_sandbox_defaults_can_be_overridden() -> None:
     engine = sandboxed_engine(max_operations=50)
     assert engine.options.max_operations == 50
     assert engine.options.max_call_levels == 32
+
+
+def test_progress_callback_can_stop_a_run_with_a_token() -> None:
+    engine = Engine(check_every=100)
+    seen: list[int] = []
+
+    def progress(ops: int) -> object:
+        seen.append(ops)
+        return "enough" if ops > 1000 else None
+
+    engine.on_progress = progress
+    with pytest.raises(RhaiError) as info:
+        engine.run("loop {}")
+    assert (info.value.kind, info.value.value) == ("ErrorTerminated", "enough")
+    assert seen == sorted(seen)
