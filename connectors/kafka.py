@@ -23,7 +23,7 @@ from typing import Annotated, Any, Literal
 
 import anyio
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
-from aiokafka.errors import KafkaError, KafkaTimeoutError, UnknownTopicOrPartitionError
+from aiokafka.errors import CommitFailedError, KafkaError, KafkaTimeoutError, UnknownTopicOrPartitionError
 from pydantic import AfterValidator, ConfigDict, Field, with_config
 
 from hub.errors import ConnectorError, ConnectorTimeout, HubError, InputError, QueryError
@@ -288,8 +288,16 @@ class KafkaConnector:
                     tp = TopicPartition(m.topic, m.partition)
                     offsets[tp] = max(offsets.get(tp, 0), m.offset + 1)
                 if offsets:
-                    with anyio.fail_after(self.config.request_timeout_seconds):
-                        await consumer.commit(offsets)
+                    try:
+                        with anyio.fail_after(self.config.request_timeout_seconds):
+                            await consumer.commit(offsets)
+                    except CommitFailedError:
+                        # The batch is all or nothing: uncommitted, it is read again by a retry.
+                        raise ConnectorError(
+                            f"consume from {topic!r}: group {group_id!r} rebalanced before the batch was"
+                            " committed; nothing was committed, retry",
+                            where=repr(self),
+                        ) from None
                 return messages
 
     def _bounded(self, count: int) -> int:
@@ -325,11 +333,13 @@ class KafkaConnector:
         Without ``ends`` (a group member), the end offsets are taken when partitions get assigned,
         so a caught-up group returns at once instead of waiting out its budget.
         """
+        follow = ends is None
         seconds = min(budget or self.config.consume_timeout_seconds, self.config.request_timeout_seconds)
         deadline = time.monotonic() + seconds
         out: list[KafkaMessage] = []
         while len(out) < limit:
-            if ends is None and consumer.assignment():
+            if follow and consumer.assignment() and (ends is None or set(ends) != consumer.assignment()):
+                # (Re)assigned by the group: take the end offsets of what this member reads now.
                 ends = await consumer.end_offsets(list(consumer.assignment()))
             if ends is not None and await _caught_up(consumer, ends):
                 break

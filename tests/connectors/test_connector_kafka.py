@@ -175,3 +175,33 @@ async def test_health_follows_a_broker_that_stops_and_starts_again(tmp_path: Pat
     finally:
         await kafka.aclose()
         broker.stop()
+
+
+async def test_two_members_of_one_group_share_a_topic_with_manual_commits(
+    kafka: KafkaConnector, kafka_bootstrap: str
+) -> None:
+    topic = await create_topic(kafka_bootstrap)
+    for i in range(12):
+        await kafka.publish(topic, i, key=f"k{i}")
+    group = f"pair-{secrets.token_hex(3)}"
+    batches: list[list[int]] = []
+    refused: list[ConnectorError] = []
+
+    async def member() -> None:
+        for _ in range(3):
+            try:
+                messages = await kafka.consume_group(topic, group, max_messages=12, timeout=4)
+            except ConnectorError as exc:
+                refused.append(exc)  # a rebalance during the commit: nothing was committed, read again
+                continue
+            batches.append([m.value for m in messages])  # type: ignore[misc]
+            return
+
+    with anyio.fail_after(30):
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(member)
+            tg.start_soon(member)
+    # At least once: a partition may change hands before its batch was committed.
+    assert all(exc.retriable for exc in refused)
+    assert set().union(*batches) == set(range(12))
+    assert await kafka.consume_group(topic, group, max_messages=12, timeout=2) == []
