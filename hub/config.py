@@ -17,9 +17,17 @@ import json
 import os
 import re
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from hub.errors import ConfigError
 
@@ -117,24 +125,26 @@ class ConnectorEntry(_Strict):
     credentials: dict[str, str] = Field(default_factory=dict)
 
 
+def _entry_name(name: str) -> str:
+    if not _NAME.match(name):
+        raise ValueError(
+            f"name {name!r} must start with a letter or digit and hold only letters, digits,"
+            " '_', '.' and '-' (at most 64)"
+        )
+    if name == "hub":
+        raise ValueError("the name 'hub' is reserved for the hub's own tools")
+    return name
+
+
+# Keys are checked as keys, so a bad name is reported alongside any problem in its entry.
+EntryName = Annotated[str, AfterValidator(_entry_name)]
+
+
 class HubConfig(_Strict):
     """The whole file."""
 
-    mcpServers: dict[str, ServerEntry] = Field(default_factory=dict)
-    connectors: dict[str, ConnectorEntry] = Field(default_factory=dict)
-
-    @field_validator("mcpServers", "connectors")
-    @classmethod
-    def _names(cls, v: dict[str, Any]) -> dict[str, Any]:
-        for name in v:
-            if not _NAME.match(name):
-                raise ValueError(
-                    f"name {name!r} must start with a letter or digit and hold only letters, digits,"
-                    " '_', '.' and '-' (at most 64)"
-                )
-            if name == "hub":
-                raise ValueError("the name 'hub' is reserved for the hub's own tools")
-        return v
+    mcpServers: dict[EntryName, ServerEntry] = Field(default_factory=dict)
+    connectors: dict[EntryName, ConnectorEntry] = Field(default_factory=dict)
 
 
 def _path(loc: tuple[int | str, ...]) -> str:
@@ -157,7 +167,11 @@ def parse_config(data: Any, *, source: str = "mcp.json") -> HubConfig:
         problems = []
         for err in exc.errors():
             # Drop pydantic's internal union/validator labels from the location.
-            loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and p.startswith("function-")))
+            loc = tuple(
+                p
+                for p in err["loc"]
+                if not (isinstance(p, str) and (p.startswith("function-") or p == "[key]"))
+            )
             msg = err["msg"].removeprefix("Value error, ")
             problems.append(f"{_path(loc)}: {msg}")
         raise ConfigError(f"{source} is invalid ({len(problems)} problem(s))", problems=problems) from exc
