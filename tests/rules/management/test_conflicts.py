@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from hub.app import App
@@ -20,7 +22,9 @@ fn judge_x(metrics, context) {{
 """
 
 
-async def _versions(app: App, t: Tenant_, *scripts: str, name: str = "defects", kpi: str = "defect_rate") -> list[dict]:
+async def _versions(
+    app: App, t: Tenant_, *scripts: str, name: str = "defects", kpi: str = "defect_rate"
+) -> list[dict[str, Any]]:
     await ok(app, t.author, "rule_create_ruleset", {"name": name, "target_kpi": kpi})
     return [await ok(app, t.author, "rule_add_version", {"ruleset": name, "script": s}) for s in scripts]
 
@@ -42,7 +46,9 @@ async def test_tc_rule_002_versions_with_different_thresholds_are_a_high_output_
 async def test_adjacent_results_are_a_medium_conflict(app: App) -> None:
     t = await make_tenant(app)
     _, added = await _versions(app, t, defect_rules(1.2, 1.5), defect_rules(1.3, 1.5))
-    assert [(c["conflict_type"], c["severity"]) for c in added["conflicts"]] == [("output_conflict", "medium")]
+    assert [(c["conflict_type"], c["severity"]) for c in added["conflicts"]] == [
+        ("output_conflict", "medium")
+    ]
 
 
 async def test_versions_that_judge_alike_do_not_conflict(app: App) -> None:
@@ -79,7 +85,9 @@ async def test_detecting_again_stores_no_duplicate(app: App) -> None:
     t = await make_tenant(app)
     await _versions(app, t, defect_rules(1.2, 1.5), defect_rules(0.9, 1.0))
     await ok(app, t.admin, "rule_deploy", {"ruleset": "defects", "version": 1, "mode": "full"})
-    canary = await ok(app, t.admin, "rule_deploy", {"ruleset": "defects", "version": 2, "mode": "canary", "canary_pct": 0.1})
+    canary = await ok(
+        app, t.admin, "rule_deploy", {"ruleset": "defects", "version": 2, "mode": "canary", "canary_pct": 0.1}
+    )
     assert canary["conflicts"] == []
     again = await ok(app, t.author, "rule_detect_conflicts", {"ruleset": "defects"})
     assert again["conflicts"] == []
@@ -112,7 +120,9 @@ async def test_resolving_a_conflict_records_who_when_and_why_and_is_audited(app:
     t = await make_tenant(app)
     _, added = await _versions(app, t, defect_rules(1.2, 1.5), defect_rules(0.9, 1.0))
     conflict_id = added["conflicts"][0]["id"]
-    looking = await ok(app, t.approver, "rule_resolve_conflict", {"conflict_id": conflict_id, "status": "investigating"})
+    looking = await ok(
+        app, t.approver, "rule_resolve_conflict", {"conflict_id": conflict_id, "status": "investigating"}
+    )
     assert looking["conflict"]["resolved_at"] is None
     out = await ok(
         app,
@@ -140,11 +150,15 @@ async def test_resolving_needs_a_note_the_permission_and_the_tenant(app: App) ->
     t, other = await make_tenant(app), await make_tenant(app)
     _, added = await _versions(app, t, defect_rules(1.2, 1.5), defect_rules(0.9, 1.0))
     conflict_id = added["conflicts"][0]["id"]
-    no_note = await call(app, t.approver, "rule_resolve_conflict", {"conflict_id": conflict_id, "status": "resolved"})
+    no_note = await call(
+        app, t.approver, "rule_resolve_conflict", {"conflict_id": conflict_id, "status": "resolved"}
+    )
     assert isinstance(no_note.error, InputError)
     assert no_note.error.where == "note"
     with pytest.raises(PermissionDenied):
-        await call(app, t.operator, "rule_resolve_conflict", {"conflict_id": conflict_id, "status": "investigating"})
+        await call(
+            app, t.operator, "rule_resolve_conflict", {"conflict_id": conflict_id, "status": "investigating"}
+        )
     elsewhere = await call(
         app, other.admin, "rule_resolve_conflict", {"conflict_id": conflict_id, "status": "investigating"}
     )

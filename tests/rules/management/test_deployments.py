@@ -11,9 +11,8 @@ import sqlalchemy as sa
 
 from hub.app import App
 from hub.errors import Conflict, InputError, PermissionDenied
-from hub.judgment.inputs import JudgmentInput
+from hub.judgment.inputs import JudgmentInput, RulesetSelector
 from hub.judgment.rulesets import choose_script, resolve_ruleset
-from hub.judgment.inputs import RulesetSelector
 from hub.rules import deployments
 from hub.store.models import JudgmentCache, JudgmentExecution, RuleDeployment
 from tests.rules.management.support import Changes, Tenant_, audit_rows, call, defect_rules, make_tenant, ok
@@ -103,7 +102,9 @@ async def test_a_full_deploy_deprecates_the_previous_active_one_and_activates_th
     await _ruleset_with_versions(app, t, 3)
     first = await ok(app, t.admin, "rule_deploy", {"ruleset": "defects", "version": 1, "mode": "full"})
     assert first["ruleset_active"] is True
-    await ok(app, t.admin, "rule_deploy", {"ruleset": "defects", "version": 2, "mode": "canary", "canary_pct": 0.5})
+    await ok(
+        app, t.admin, "rule_deploy", {"ruleset": "defects", "version": 2, "mode": "canary", "canary_pct": 0.5}
+    )
     out = await ok(app, t.admin, "rule_deploy", {"ruleset": "defects", "version": 3, "mode": "full"})
     assert sorted((e["version"], e["status"]) for e in out["ended"]) == [(1, "deprecated"), (2, "deprecated")]
     assert await _deployments(app, t) == [(1, "deprecated"), (2, "deprecated"), (3, "active")]
@@ -117,8 +118,12 @@ async def test_a_new_canary_replaces_the_older_canary(app: App) -> None:
     t = await make_tenant(app)
     await _ruleset_with_versions(app, t, 3)
     await ok(app, t.admin, "rule_deploy", {"ruleset": "defects", "version": 1, "mode": "full"})
-    await ok(app, t.admin, "rule_deploy", {"ruleset": "defects", "version": 2, "mode": "canary", "canary_pct": 0.2})
-    await ok(app, t.admin, "rule_deploy", {"ruleset": "defects", "version": 3, "mode": "canary", "canary_pct": 0.3})
+    await ok(
+        app, t.admin, "rule_deploy", {"ruleset": "defects", "version": 2, "mode": "canary", "canary_pct": 0.2}
+    )
+    await ok(
+        app, t.admin, "rule_deploy", {"ruleset": "defects", "version": 3, "mode": "canary", "canary_pct": 0.3}
+    )
     assert await _deployments(app, t) == [(1, "active"), (2, "deprecated"), (3, "canary")]
 
 
@@ -193,7 +198,9 @@ async def test_rolling_back_a_canary_ends_it_and_keeps_the_active_version(app: A
     t = await make_tenant(app)
     await _ruleset_with_versions(app, t, 2)
     await ok(app, t.admin, "rule_deploy", {"ruleset": "defects", "version": 1, "mode": "full"})
-    await ok(app, t.admin, "rule_deploy", {"ruleset": "defects", "version": 2, "mode": "canary", "canary_pct": 0.1})
+    await ok(
+        app, t.admin, "rule_deploy", {"ruleset": "defects", "version": 2, "mode": "canary", "canary_pct": 0.1}
+    )
     out = await ok(app, t.admin, "rule_rollback", {"ruleset": "defects"})
     assert out["deployment"] is None
     assert [(e["version"], e["status"], e["rollback_to"]) for e in out["ended"]] == [(2, "rolled_back", 1)]
@@ -259,6 +266,8 @@ async def test_deploying_drops_the_rule_sets_judgment_cache_entries(app: App) ->
     out = await ok(app, t.admin, "rule_deploy", {"ruleset": "defects", "version": 2, "mode": "full"})
     assert out["cache_entries_dropped"] == 1
     async with app.sessions() as session:
-        left = (await session.scalars(sa.select(JudgmentCache.input_hash).where(JudgmentCache.tenant_id == t.id))).all()
+        left = (
+            await session.scalars(sa.select(JudgmentCache.input_hash).where(JudgmentCache.tenant_id == t.id))
+        ).all()
     assert ruleset_id not in left
     assert len(left) == 1

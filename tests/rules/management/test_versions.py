@@ -100,7 +100,9 @@ async def test_another_tenants_rule_sets_are_invisible(app: App) -> None:
     listed = await ok(app, other.admin, "rule_list_rulesets", {})
     assert listed["rulesets"] == []
     mine = await ok(app, t.author, "rule_list_rulesets", {})
-    assert [(r["name"], r["latest_version"], r["fallback_version"]) for r in mine["rulesets"]] == [("mine", 1, 1)]
+    assert [(r["name"], r["latest_version"], r["fallback_version"]) for r in mine["rulesets"]] == [
+        ("mine", 1, 1)
+    ]
 
 
 async def test_adding_a_version_is_audited(app: App) -> None:
@@ -125,7 +127,9 @@ async def test_unknown_arguments_are_refused_with_their_location(app: App) -> No
     t = await make_tenant(app)
     out = await call(app, t.admin, "rule_create_ruleset", {"name": "x", "target_kpi": "oee", "colour": "red"})
     assert isinstance(out.error, InputError)
-    bad = await call(app, t.admin, "rule_create_ruleset", {"name": "x", "target_kpi": "oee", "category": "fun"})
+    bad = await call(
+        app, t.admin, "rule_create_ruleset", {"name": "x", "target_kpi": "oee", "category": "fun"}
+    )
     assert isinstance(bad.error, InputError)
     assert bad.error.where is not None
     assert "category" in bad.error.where

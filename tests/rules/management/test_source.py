@@ -1,0 +1,93 @@
+"""Reading scripts without running them, generating probe inputs, compiling for storage, tool schemas."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from hub.rules.evaluation import compile_script
+from hub.rules.probes import boundary_values, probe_inputs
+from hub.rules.source import read_script
+from hub.tools import rules
+from tests.rules.management.support import defect_rules
+
+
+def test_strings_and_comments_hold_no_thresholds_or_outcomes() -> None:
+    script = """
+// result: "critical" when above 99
+fn judge_a(metrics, context) {
+  /* nested /* 42 */ comment */
+  if metrics.x > 0.5 { #{ result: "warning", explanation: "over 150% of 7" } }
+  else { #{ "result": "normal" } }
+}
+"""
+    text = read_script(script)
+    assert text.numbers == (0.5,)
+    assert text.results == {"judge_a": ("warning", "normal")}
+    assert text.judge_functions == ("judge_a",)
+
+
+def test_a_unary_minus_belongs_to_the_literal_and_a_binary_one_does_not() -> None:
+    assert read_script("fn f(x) { x < -3 || x - 2 > 1_000 }").numbers == (-3.0, 2.0, 1000.0)
+
+
+def test_functions_are_found_with_their_bodies_even_in_a_script_that_does_not_compile() -> None:
+    script = (
+        'fn judge_a(m, c) { if m.x > 1 { #{ result: "critical" } } }\nfn judge_b(m, c) { #{ result: "normal" '
+    )
+    text = read_script(script)
+    assert list(text.functions) == ["judge_a", "judge_b"]
+    assert text.results == {"judge_a": ("critical",), "judge_b": ("normal",)}
+
+
+def test_boundary_values_straddle_literals_and_their_products() -> None:
+    values = boundary_values([0.05, 1.5])
+    for threshold in (0.05, 1.5, 0.075):
+        near = threshold * 2e-6
+        assert any(threshold - near < v < threshold for v in values), threshold
+        assert any(threshold < v < threshold + near for v in values), threshold
+    assert 0.0 in values
+    assert values == sorted(values)
+
+
+def test_probes_start_with_recorded_inputs_and_vary_each_metric_read() -> None:
+    recorded: list[dict[str, Any]] = [
+        {"metrics": {"defect_rate": 0.2, "oee": 0.9}, "context": {"shift": "night"}}
+    ]
+    script = defect_rules() + "\nfn judge_oee(metrics, context) { if metrics.oee < 0.6 { () } }"
+    probes = probe_inputs([script], recorded, limit=500)
+    assert probes[0].metrics == {"defect_rate": 0.2, "oee": 0.9}
+    assert len(probes) == 500
+    assert len({p.key() for p in probes}) == 500
+    assert {frozenset(p.metrics) for p in probes[1:]} == {frozenset({"defect_rate", "oee"})}
+    assert any(p.context == {"shift": "night"} for p in probes[1:])
+
+
+def test_compiling_names_the_judge_functions_or_says_why_it_failed() -> None:
+    assert compile_script(defect_rules()).rules == ("judge_defect_rate",)
+    failed = compile_script("fn judge_a(m, c) {\n  let x = ;\n}")
+    assert failed.status == "failed"
+    assert failed.problem is not None
+    assert (failed.problem.kind, failed.problem.line) == ("ErrorParsing", 2)
+    assert failed.problem.as_text().startswith("ErrorParsing at line 2, column ")
+
+
+def test_every_tool_input_schema_is_a_closed_object() -> None:
+    def closed(schema: Any) -> bool:
+        if isinstance(schema, dict):
+            if (
+                schema.get("type") == "object"
+                and "properties" in schema
+                and schema.get("additionalProperties") is not False
+            ):
+                return False
+            return all(closed(v) for v in schema.values())
+        if isinstance(schema, list):
+            return all(closed(v) for v in schema)
+        return True
+
+    specs = rules.tools()
+    assert len({s.name for s in specs}) == len(specs)
+    for spec in specs:
+        assert spec.name.startswith("rule_")
+        assert closed(spec.input_schema), spec.name
+        assert spec.permission
