@@ -10,7 +10,7 @@ from __future__ import annotations
 import ipaddress
 import re
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Annotated, Any, Protocol, TypeVar
 
@@ -30,7 +30,6 @@ __all__ = [
     "one_line",
     "parse_config",
     "scrub",
-    "secret_values",
 ]
 
 _HOSTNAME = re.compile(r"^(?=.{1,253}$)(?!-)[A-Za-z0-9-]{1,63}(?<!-)(\.(?!-)[A-Za-z0-9-]{1,63}(?<!-))*\.?$")
@@ -142,8 +141,3 @@ def one_line(text: str, limit: int = 300) -> str:
     """The first line of an error message, shortened, for ``last_health_status`` and logs."""
     line = " ".join(text.split())
     return line if len(line) <= limit else line[: limit - 1] + "…"
-
-
-def secret_values(credentials: Mapping[str, object]) -> list[str]:
-    """Every string value of a credentials mapping; all of them are treated as secret."""
-    return [v for v in credentials.values() if isinstance(v, str) and v]

@@ -186,8 +186,12 @@ class KafkaConnector:
             return await producer.client.fetch_all_metadata()
 
     async def _partitions(self, topic: str) -> list[int]:
-        metadata = await self._metadata()
-        partitions = metadata.partitions_for_topic(topic)
+        # The producer's cached cluster metadata answers for known topics without a round trip;
+        # an unknown name is looked up afresh before it is called missing.
+        producer = await self._ensure_producer()
+        partitions = producer.client.cluster.partitions_for_topic(topic)
+        if not partitions:
+            partitions = (await self._metadata()).partitions_for_topic(topic)
         if not partitions:
             raise QueryError(f"topic {topic!r} does not exist", where=repr(self))
         return sorted(partitions)

@@ -165,7 +165,7 @@ class ThreadedServer:
 def noida_binary() -> Path | None:
     """The noida-db broker binary from the installed wheel (or HUB_TEST_NOIDA_BIN)."""
     if env := os.environ.get("HUB_TEST_NOIDA_BIN"):
-        return Path(env)
+        return Path(env) if Path(env).is_file() else None
     spec = importlib.util.find_spec("noida_db")
     if spec is None or spec.origin is None:
         return None
