@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import random
 from typing import Any
 
@@ -188,7 +189,10 @@ async def test_an_oversized_answer_is_refused(api: ThreadedServer) -> None:
     assert small.body == "x" * 1000
 
 
-async def test_a_bearer_token_authenticates_and_never_shows(api: ThreadedServer, api_token: str) -> None:
+async def test_a_bearer_token_authenticates_and_never_shows(
+    api: ThreadedServer, api_token: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
     good = connector(api.url + "/api", token=api_token, health_path="/secure")
     bad_token = api_token[::-1]
     bad = connector(api.url + "/api", token=bad_token, health_path="/secure")
@@ -208,6 +212,7 @@ async def test_a_bearer_token_authenticates_and_never_shows(api: ThreadedServer,
     assert not bad_health.ok
     for secret in (api_token, bad_token):
         assert_secret_absent(secret, good, bad, ok, ok_health, denied.value, bad_health, escaped.value)
+        assert secret not in caplog.text
 
 
 async def test_an_unreachable_service_is_retried_then_a_connector_error(api: ThreadedServer) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -101,9 +102,10 @@ async def test_a_registered_database_is_queried_listed_updated_and_removed(
     assert isinstance(gone.error, NotFound)
 
 
-async def test_credentials_are_sealed_and_never_appear_in_results_rows_audit_or_call_logs(
-    hub: tuple[App, ConnectorService], mysql: SqlServer
+async def test_credentials_are_sealed_and_never_appear_in_results_rows_audit_call_logs_or_log_lines(
+    hub: tuple[App, ConnectorService], mysql: SqlServer, caplog: pytest.LogCaptureFixture
 ) -> None:
+    caplog.set_level(logging.DEBUG)
     app, _ = hub
     me = await admin(app)
     outcomes = [
@@ -144,6 +146,7 @@ async def test_credentials_are_sealed_and_never_appear_in_results_rows_audit_or_
             *outcomes, *(o.error for o in outcomes if o.error), *(o.value for o in outcomes)
         )
         assert secret not in "\n".join(dumped)
+        assert secret not in caplog.text
 
 
 async def test_another_tenant_neither_sees_nor_uses_a_connector(
