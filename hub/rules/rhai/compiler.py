@@ -81,7 +81,9 @@ class Compiler(StatementCompiler):
 
     def compile(self) -> Compiled:
         for key, d in self.program.fns.items():
-            self.in_fn = True
+            # Closures may read host-scope variables (the parser could not resolve them to slots);
+            # named functions are pure and see only their parameters.
+            self.in_fn = not d.name.startswith("anon$")
             self.fns[key].body = self.fn_body(d)
         self.in_fn = False
         body = self.block(self.program.body, top=True)

@@ -181,3 +181,8 @@ def test_language_switches_turn_constructs_into_parse_errors(option: str, script
     with pytest.raises(RhaiError) as info:
         Engine(**{option: False}).compile(script)
     assert info.value.kind == "ErrorParsing"
+
+
+def test_closures_can_read_host_scope_variables() -> None:
+    scope = Scope().push("limit", 1)
+    assert Engine().eval("[1, 2, 3].filter(|x| x > limit)", scope) == [2, 3]
