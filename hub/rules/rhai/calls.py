@@ -7,6 +7,7 @@ from typing import Any
 
 from . import ast as A
 from .errors import SYSTEM_KINDS, RhaiError
+from .fastops import make_call
 from .ops import fn_not_found
 from .runtime import (
     NOTHING,
@@ -213,43 +214,8 @@ class CallCompiler:
                     raise e.at(line, col) from None
 
             return call
-        # The common case, inlined: a plain script function with positional parameters.
-        pad = fn.pad
-        name = fn.name
-
-        def fast_call(f: list[Any]) -> Any:
-            c = f[0]
-            depth = c.depth + 1
-            if depth > c.max_depth:
-                raise RhaiError("ErrorStackOverflow", "Stack overflow", line=line, column=col)
-            frame = [c, UNBOUND]
-            for a in args:
-                frame.append(a(f))
-            if pad:
-                frame.extend(pad)
-            c.ops += fn.weight
-            if c.ops > c.limit:
-                c.tick()
-            c.depth = depth
-            try:
-                return fn.body(frame)
-            except ReturnSig as ret:
-                return ret.value
-            except RhaiError as err:
-                if err.kind in SYSTEM_KINDS:
-                    raise err.at(line, col) from None
-                raise RhaiError(
-                    "ErrorInFunctionCall",
-                    f"Error in call to function '{name}': {err}",
-                    inner=err,
-                    function=name,
-                    line=line,
-                    column=col,
-                ) from None
-            finally:
-                c.depth = depth - 1
-
-        return fast_call
+        # The common case: a plain script function with positional parameters, frame built inline.
+        return make_call(fn, args, fn.name, line, col, (UNBOUND, RhaiError, ReturnSig, SYSTEM_KINDS))
 
     # --- calls with special meaning ------------------------------------------------------
     def call_Fn(self, node: A.Call) -> Node | None:

@@ -12,7 +12,7 @@ from typing import Any
 from .errors import RhaiError
 from .values import INT_MAX, INT_MIN
 
-__all__ = ["make_binary", "make_while"]
+__all__ = ["make_binary", "make_call", "make_while"]
 
 Node = Callable[[list[Any]], Any]
 
@@ -147,4 +147,62 @@ def make_while(
         maker = namespace["make"]
         _WHILE_MAKERS[key] = maker
     node: Node = maker(slot, body, slow, w, line, col, kr, mismatch, *signals)
+    return node
+
+
+_CALL_TEMPLATE = """
+def make(fn, args, pad, name, line, col, UNBOUND, RhaiError, ReturnSig, SYSTEM_KINDS):
+    {UNPACK}
+    def call(f):
+        c = f[0]
+        depth = c.depth + 1
+        if depth > c.max_depth:
+            raise RhaiError("ErrorStackOverflow", "Stack overflow", line=line, column=col)
+        frame = [c, UNBOUND{ARGS}]{PAD}
+        c.ops += fn.weight
+        if c.ops > c.limit:
+            c.tick()
+        c.depth = depth
+        try:
+            return fn.body(frame)
+        except ReturnSig as ret:
+            return ret.value
+        except RhaiError as err:
+            if err.kind in SYSTEM_KINDS:
+                raise err.at(line, col) from None
+            raise RhaiError(
+                "ErrorInFunctionCall",
+                f"Error in call to function '{{name}}': {{err}}",
+                inner=err,
+                function=name,
+                line=line,
+                column=col,
+            ) from None
+        finally:
+            c.depth = depth - 1
+    return call
+"""
+_CALL_MAKERS: dict[tuple[int, bool], Callable[..., Node]] = {}
+
+
+def make_call(fn: Any, args: list[Node], name: str, line: int, col: int, env: tuple[Any, ...]) -> Node:
+    """A call of a plain script function with ``len(args)`` positional arguments, frame built inline.
+
+    ``env`` is (UNBOUND, RhaiError, ReturnSig, SYSTEM_KINDS), passed in to avoid an import cycle.
+    """
+    pad = fn.pad
+    key = (len(args), bool(pad))
+    maker = _CALL_MAKERS.get(key)
+    if maker is None:
+        names = [f"a{i}" for i in range(len(args))]
+        unpack = f"({', '.join(names)},) = args" if names else "pass"
+        call_args = "".join(f", {n}(f)" for n in names)
+        src = _CALL_TEMPLATE.format(
+            UNPACK=unpack, ARGS=call_args, PAD="\n        frame.extend(pad)" if pad else ""
+        )
+        namespace: dict[str, Any] = {}
+        exec(compile(src, f"<rhai-call {key}>", "exec"), namespace)
+        maker = namespace["make"]
+        _CALL_MAKERS[key] = maker
+    node: Node = maker(fn, args, pad, name, line, col, *env)
     return node
