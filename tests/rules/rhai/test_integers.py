@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -128,3 +130,66 @@ def test_booleans_are_not_integers() -> None:
     with pytest.raises(RhaiError) as info:
         rhai("true + 1")
     assert info.value.kind == "ErrorFunctionNotFound"
+
+
+class _Overflow(Exception):
+    """The reference evaluator's ErrorArithmetic."""
+
+
+def _tree() -> st.SearchStrategy[Any]:
+    leaves = st.integers(min_value=-(2**40), max_value=2**40)
+    return st.recursive(
+        leaves,
+        lambda inner: st.tuples(st.sampled_from(["+", "-", "*", "/", "%"]), inner, inner),
+        max_leaves=12,
+    )
+
+
+def _render(tree: Any) -> str:
+    if isinstance(tree, int):
+        return f"({tree})"
+    op, left, right = tree
+    return f"({_render(left)} {op} {_render(right)})"
+
+
+def _evaluate(tree: Any) -> int:
+    if isinstance(tree, int):
+        return tree
+    op, left, right = tree
+    result = reference(op, _evaluate(left), _evaluate(right))
+    if result is None:
+        raise _Overflow
+    return result
+
+
+@settings(max_examples=200, deadline=None, database=None)
+@given(_tree())
+def test_nested_integer_expressions_match_a_reference_evaluator(tree: Any) -> None:
+    script = _render(tree)
+    try:
+        want = _evaluate(tree)
+    except _Overflow:
+        with pytest.raises(RhaiError) as info:
+            rhai(script)
+        assert info.value.kind == "ErrorArithmetic"
+    else:
+        assert rhai(script) == want
+
+
+@pytest.mark.parametrize(
+    ("script", "expected"),
+    [
+        ("1 + 2 * 3 - 4 / 2", 5),
+        ("2 * 3 ** 2", 18),
+        ("-3 ** 2", 9),
+        ("1 << 2 + 1", 5),
+        ("(1 << 2) + 1", 5),
+        ("10 - 2 - 3", 5),
+        ("100 / 10 / 5", 2),
+        ("7 & 3 | 8", 11),
+        ("1 < 2 == true", True),
+        ("2 + 3 in [5]", True),
+    ],
+)
+def test_operator_precedence_follows_rhai_binding_powers(script: str, expected: object) -> None:
+    assert rhai(script) == expected
