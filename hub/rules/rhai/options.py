@@ -5,8 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass, fields
 from typing import Any
 
-from .errors import RhaiError
-
 __all__ = ["Options"]
 
 
@@ -52,5 +50,5 @@ class Options:
             elif key in known:
                 setattr(opts, key, value)
             else:
-                raise RhaiError("ErrorSystem", f"Unknown engine option: {key}")
+                raise TypeError(f"Engine() got an unknown option {key!r}")
         return opts

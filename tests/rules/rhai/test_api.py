@@ -155,7 +155,7 @@ def test_print_and_debug_go_to_host_callbacks() -> None:
 
 
 def test_unknown_options_are_refused() -> None:
-    with pytest.raises(RhaiError):
+    with pytest.raises(TypeError):
         Engine(max_bananas=1)
 
 
