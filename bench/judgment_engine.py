@@ -18,11 +18,12 @@ import uuid
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from hub.identity import Caller
 from hub.judgment import JudgmentEngine, JudgmentInput, JudgmentPolicy, JudgmentRequest, RulesetSelector
 from hub.settings import Settings
+from hub.store.db import create_engine
 from hub.store.models import Base, JudgmentExecution, RuleScript, Ruleset, Tenant
 
 RULES = """
@@ -63,7 +64,7 @@ async def timed(n: int, fn: Callable[[int], Awaitable[object]]) -> list[float]:
 async def main(n: int, url: str | None) -> None:
     tmp = tempfile.mkdtemp()
     url = url or f"sqlite+aiosqlite:///{Path(tmp) / 'bench.sqlite3'}"
-    db = create_async_engine(url)
+    db = create_engine(url)
     async with db.begin() as conn:
         await conn.run_sync(Base.metadata.create_all)
     sessions: async_sessionmaker[AsyncSession] = async_sessionmaker(db, expire_on_commit=False)

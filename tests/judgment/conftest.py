@@ -13,6 +13,7 @@ import asyncpg
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
 
+from hub.store.db import create_engine
 from hub.store.models import Base
 from tests.judgment.llm_server import LLMServer
 
@@ -100,8 +101,8 @@ def database_url(request: pytest.FixtureRequest) -> str:
 
 @pytest.fixture
 async def sessions(database_url: str) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
-    """A session factory on each backend (the schema is shared; each test makes its own tenants)."""
-    engine = create_async_engine(database_url)
+    """The hub's own engine setup on each backend (the schema is shared; each test makes its own tenants)."""
+    engine = create_engine(database_url)
     try:
         yield async_sessionmaker(engine, expire_on_commit=False)
     finally:

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from hub.errors import Conflict, InputError, NotFound, StoreError
 from hub.identity import Caller
@@ -25,6 +25,7 @@ from hub.judgment import (
     SamplingDeferred,
 )
 from hub.settings import Settings
+from hub.store.db import create_engine
 from hub.store.models import JudgmentCache, JudgmentExecution, LLMCall
 from tests.judgment.conftest import Clock
 from tests.judgment.llm_server import LLMServer
@@ -628,7 +629,7 @@ async def test_stats_count_results_methods_latency_cache_hits_and_llm_spend(
 
 
 async def test_a_database_failure_is_a_retriable_store_error(tmp_path: Path) -> None:
-    db = create_async_engine(f"sqlite+aiosqlite:///{tmp_path / 'missing' / 'hub.sqlite3'}")
+    db = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'empty.sqlite3'}")  # no tables at all
     engine = JudgmentEngine(async_sessionmaker(db, expire_on_commit=False), Settings(llm_base_url=None))
     caller = Caller.of(tenant_id=uuid.uuid4(), tenant_name="t", user_id=None, username="u", role="operator")
     try:
