@@ -111,7 +111,7 @@ class CallCompiler:
                 result, new = invoke_method(f[0], name, obj, vals, const)
             except RhaiError as e:
                 raise e.at(line, col) from None
-            if new is not NOTHING and set_ is not None and new is not obj:
+            if new is not NOTHING and set_ is not None and new is not obj and not const:
                 set_(f, new)
             return result
 
