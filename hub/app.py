@@ -105,8 +105,14 @@ class App:
         """The identity of stdio and ``--no-auth`` callers: ``HUB_API_KEY``, else the seeded admin."""
         if self.settings.api_key is not None:
             return await self.authenticate(self.settings.api_key.get_secret_value())
+        now = time.monotonic()
+        hit = self._auth_cache.get("")
+        if hit is not None and now - hit[0] < AUTH_CACHE_SECONDS:
+            return hit[1]
         async with self.sessions() as session:
-            return await accounts.caller_for_user(session, "demo", "admin")
+            caller = await accounts.caller_for_user(session, "demo", "admin")
+        self._auth_cache[""] = (now, caller)
+        return caller
 
     # -- tool rows ---------------------------------------------------------------------------
 

@@ -16,10 +16,16 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="HUB_", extra="ignore", frozen=True)
 
     data_dir: Path = Field(default=Path(".hub"), description="where the embedded SQLite file and spools live")
-    database_url: str | None = Field(default=None, description="SQLAlchemy async URL; default SQLite in data_dir")
+    database_url: str | None = Field(
+        default=None, description="SQLAlchemy async URL; default SQLite in data_dir"
+    )
     config_file: Path = Field(default=Path("mcp.json"), description="the mcp.json to apply at start")
-    api_key: SecretStr | None = Field(default=None, description="identity of stdio callers and --no-auth HTTP")
-    secret_key: SecretStr | None = Field(default=None, description="Fernet key(s), comma-separated, newest first")
+    api_key: SecretStr | None = Field(
+        default=None, description="identity of stdio callers and --no-auth HTTP"
+    )
+    secret_key: SecretStr | None = Field(
+        default=None, description="Fernet key(s), comma-separated, newest first"
+    )
     redis_url: str | None = Field(default=None, description="shares circuit-breaker state between processes")
 
     # Upstream defaults; each server may override them in mcp.json.
@@ -29,7 +35,17 @@ class Settings(BaseSettings):
     breaker_reset_timeout_seconds: float = 30.0
     max_payload_bytes: int = 10 * 1024 * 1024
     log_output_max_bytes: int = 64 * 1024
-    redact_keys: tuple[str, ...] = ("password", "passwd", "secret", "token", "api_key", "apikey", "authorization")
+    redact_keys: tuple[str, ...] = (
+        "password",
+        "passwd",
+        "secret",
+        "token",
+        "api_key",
+        "apikey",
+        "authorization",
+    )
+
+    otel: bool = Field(default=False, description="wrap each MCP request in an OpenTelemetry span")
 
     # Periodic health checks of upstreams and connectors.
     health_interval_seconds: float = 60.0

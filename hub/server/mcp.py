@@ -378,6 +378,10 @@ def build_server(app: App) -> Server[Any]:
         on_get_prompt=get_prompt,
         on_completion=complete,
     )
+    if not app.settings.otel:
+        # The SDK wraps every request in an OpenTelemetry span by default; the hub keeps its own
+        # trace ids in the call log, and the span costs time on every proxied call.
+        server.middleware.clear()
     # Callers are told when the tool list changes (upstreams come and go, rule sets deploy).
     server.create_initialization_options = functools.partial(  # type: ignore[method-assign]
         server.create_initialization_options,
