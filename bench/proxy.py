@@ -31,7 +31,7 @@ from mcp.client.streamable_http import streamable_http_client
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tests.hub.support import HUB, free_port, hub_env, http_hub, make_key, run_hub  # noqa: E402
+from tests.hub.support import free_port, http_hub, hub_env, make_key, run_hub
 
 ECHO = ROOT / "tests" / "servers" / "echo_server.py"
 MODE = "legacy"  # 2025-11-25: the era every peer in notes/peers.md was measured in
@@ -39,7 +39,7 @@ MODE = "legacy"  # 2025-11-25: the era every peer in notes/peers.md was measured
 
 def pct(values: list[float], p: float) -> float:
     ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
+    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
 
 
 def report(label: str, samples: list[float]) -> dict[str, float]:
@@ -138,23 +138,22 @@ async def bench_listing(upstreams: int, tools_each: int) -> None:
         (Path(tmp) / "mcp.json").write_text(json.dumps(cfg))
         settings = Settings(data_dir=Path(tmp), config_file=Path(tmp) / "mcp.json")
         t0 = time.perf_counter()
-        async with open_app(settings) as app:
-            async with Client(build_server(app), mode=MODE) as client:
-                want = upstreams * tools_each
-                with anyio.fail_after(600):
-                    while len((await client.list_tools()).tools) < want:
-                        await anyio.sleep(0.5)
-                ready = time.perf_counter() - t0
-                samples = []
-                for _ in range(20):
-                    t1 = time.perf_counter()
-                    n = len((await client.list_tools()).tools)
-                    samples.append(time.perf_counter() - t1)
-                print(
-                    f"{upstreams} upstreams ready in {ready:.1f} s; tools/list of {n} tools "
-                    f"(in-process client): median {statistics.median(samples) * 1000:.1f} ms, "
-                    f"p95 {pct(samples, 95) * 1000:.1f} ms  (target <= 50 ms)"
-                )
+        async with open_app(settings) as app, Client(build_server(app), mode=MODE) as client:
+            want = upstreams * tools_each
+            with anyio.fail_after(600):
+                while len((await client.list_tools()).tools) < want:
+                    await anyio.sleep(0.5)
+            ready = time.perf_counter() - t0
+            samples = []
+            for _ in range(20):
+                t1 = time.perf_counter()
+                n = len((await client.list_tools()).tools)
+                samples.append(time.perf_counter() - t1)
+            print(
+                f"{upstreams} upstreams ready in {ready:.1f} s; tools/list of {n} tools "
+                f"(in-process client): median {statistics.median(samples) * 1000:.1f} ms, "
+                f"p95 {pct(samples, 95) * 1000:.1f} ms  (target <= 50 ms)"
+            )
 
 
 async def main() -> None:
