@@ -28,6 +28,8 @@ __all__ = ["CallCompiler", "invoke_method"]
 Node = Callable[[list[Any]], Any]
 Setter = Callable[[list[Any], Any], None]
 _PLACES = (A.Var, A.This, A.Index, A.Prop)
+# Natives that build strings, arrays or maps are held to the size limits like every other result.
+_SIZED = frozenset({str, list, dict, bytearray})
 
 
 def invoke_method(c: Ctx, name: str, obj: Any, args: list[Any], const: bool) -> tuple[Any, Any]:
@@ -54,6 +56,8 @@ def invoke_method(c: Ctx, name: str, obj: Any, args: list[Any], const: bool) -> 
         r = native(c, obj, *args)
         if type(r) is Mut:
             return r.result, r.new
+        if type(r) in _SIZED:
+            c.check_size(r)
         return r, NOTHING
     if t is dict and type(obj.get(name)) is FnPtr:
         return call_fnptr(c, obj[name], args, obj)
@@ -181,6 +185,8 @@ class CallCompiler:
                 if type(r) is Mut:
                     set_(f, r.new)
                     return r.result
+                if type(r) in _SIZED:
+                    f[0].check_size(r)
                 return r
 
             return native_ref
@@ -194,7 +200,11 @@ class CallCompiler:
                 r = hit[0](f[0], *vals)
             except RhaiError as e:
                 raise e.at(line, col) from None
-            return r.result if type(r) is Mut else r
+            if type(r) is Mut:
+                return r.result
+            if type(r) in _SIZED:
+                f[0].check_size(r)
+            return r
 
         return native
 

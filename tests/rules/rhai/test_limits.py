@@ -166,3 +166,16 @@ def test_progress_callback_can_stop_a_run_with_a_token() -> None:
         engine.run("loop {}")
     assert (info.value.kind, info.value.value) == ("ErrorTerminated", "enough")
     assert seen == sorted(seen)
+
+
+@pytest.mark.parametrize(
+    "script",
+    [
+        'let s = "abcdefghijklmnop"; s.split("")',
+        'let s = "abcdefghijklmnop"; s.to_chars()',
+        "let m = #{}; for i in 0..20 { m[`${i}`] = i; }",
+        "[1, 2, 3, 4, 5, 6].map(|x| [x, x])",
+    ],
+)
+def test_arrays_and_maps_built_by_natives_are_held_to_the_size_limits(script: str) -> None:
+    assert error_of(script, max_array_size=10, max_map_size=10).kind == "ErrorDataTooLarge"
