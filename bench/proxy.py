@@ -73,9 +73,11 @@ async def sequential(client: Client, tool: str, calls: int, warmup: int = 50) ->
 @asynccontextmanager
 async def http_client(url: str, key: str | None = None) -> AsyncIterator[Client]:
     headers = {"Authorization": f"Bearer {key}"} if key else {}
-    async with httpx2.AsyncClient(headers=headers, timeout=60) as http:
-        async with Client(streamable_http_client(url, http_client=http), mode=MODE) as client:
-            yield client
+    async with (
+        httpx2.AsyncClient(headers=headers, timeout=60) as http,
+        Client(streamable_http_client(url, http_client=http), mode=MODE) as client,
+    ):
+        yield client
 
 
 async def concurrent(

@@ -80,9 +80,11 @@ def test_a_second_upgrade_says_it_is_already_at_head(tmp_path: Path) -> None:
 def test_keys_for_an_unknown_tenant_or_user_are_refused(tmp_path: Path) -> None:
     env = hub_env(tmp_path)
     done = run_hub("keys", "create", "--tenant", "nope", env=env)
-    assert done.returncode == 1 and "no tenant named 'nope'" in done.stderr
+    assert done.returncode == 1
+    assert "no tenant named 'nope'" in done.stderr
     done = run_hub("keys", "create", "--user", "ghost", env=env)
-    assert done.returncode == 1 and "no user 'ghost'" in done.stderr
+    assert done.returncode == 1
+    assert "no user 'ghost'" in done.stderr
 
 
 def test_no_auth_is_refused_off_loopback(tmp_path: Path) -> None:
@@ -98,4 +100,5 @@ def test_no_auth_is_refused_off_loopback(tmp_path: Path) -> None:
 def test_entries_that_mix_or_misshape_fields_are_rejected(entry: dict[str, object]) -> None:
     with pytest.raises(ConfigError) as caught:
         parse_config({"mcpServers": {"s": entry}})
-    assert caught.value.problems and all(p.startswith("$.mcpServers.s") for p in caught.value.problems)
+    assert caught.value.problems
+    assert all(p.startswith("$.mcpServers.s") for p in caught.value.problems)

@@ -151,7 +151,8 @@ async def test_a_malformed_json_rpc_message_gets_an_error_and_the_hub_keeps_serv
         "Content-Type": "application/json",
         "Accept": "application/json, text/event-stream",
     }
-    response = httpx.post(f"{hub.url}/mcp", content=b'{"jsonrpc": "2.0", "id": ', headers=headers, timeout=10)
+    async with httpx.AsyncClient(timeout=10) as http:
+        response = await http.post(f"{hub.url}/mcp", content=b'{"jsonrpc": "2.0", "id": ', headers=headers)
     assert response.status_code == 400
     async with http_client(hub.url, hub.admin_key, "auto") as client:
         assert not (await client.call_tool("hub_status", {})).is_error

@@ -73,7 +73,8 @@ async def test_an_upstream_on_each_transport_is_reached_through_the_hub_with_eve
             async with Client(build_server(app), mode="legacy") as client:
                 names = await wait_for_tool(client, "echo__echo")
                 # Every page of the upstream's tools list was walked.
-                assert "echo__t129" in names and "hub_status" in names
+                assert "echo__t129" in names
+                assert "hub_status" in names
                 progress: list[float] = []
 
                 async def on_progress(p: float, total: float | None, message: str | None) -> None:
@@ -94,7 +95,8 @@ async def test_an_upstream_on_each_transport_is_reached_through_the_hub_with_eve
                 assert traced.structured_content == {"result": 42}
             await app.calllog.flush()
         rows = log_rows(tmp_path / "hub.sqlite3", "echo")
-        assert len(rows) == n and all(ok for ok, _ in rows)
+        assert len(rows) == n
+        assert all(ok for ok, _ in rows)
         assert log_rows(tmp_path / "hub.sqlite3", "add") == [(1, "4bf92f3577b34da6a3ce929d0e0e4736")]
     finally:
         server.stop()
@@ -121,15 +123,18 @@ async def test_arguments_are_validated_against_the_input_schema_before_the_upstr
     tmp_path: Path,
 ) -> None:
     server = EchoServer("stdio", many=0)
-    async with hub_app(tmp_path, {"mcpServers": {"echo": entry_for(server)}}) as app:
-        async with Client(build_server(app), mode="legacy") as client:
-            await wait_for_tool(client, "echo__add")
-            result = await client.call_tool("echo__add", {"a": "two", "b": 1})
-            assert result.is_error
-            text = result.content[0]
-            assert isinstance(text, types.TextContent)
-            error = json.loads(text.text)["error"]
-            assert error["kind"] == "InputError" and error["where"] == "arguments.a"
+    async with (
+        hub_app(tmp_path, {"mcpServers": {"echo": entry_for(server)}}) as app,
+        Client(build_server(app), mode="legacy") as client,
+    ):
+        await wait_for_tool(client, "echo__add")
+        result = await client.call_tool("echo__add", {"a": "two", "b": 1})
+        assert result.is_error
+        text = result.content[0]
+        assert isinstance(text, types.TextContent)
+        error = json.loads(text.text)["error"]
+        assert error["kind"] == "InputError"
+        assert error["where"] == "arguments.a"
 
 
 async def test_a_server_whose_command_does_not_exist_fails_alone_and_the_rest_keep_working(
@@ -150,7 +155,8 @@ async def test_a_server_whose_command_does_not_exist_fails_alone_and_the_rest_ke
         assert listed is not None
         state = {s["name"]: s for s in listed["servers"]}
         assert state["echo"]["connected"] is True
-        assert state["ghost"]["connected"] is False and state["ghost"]["last_error"]
+        assert state["ghost"]["connected"] is False
+        assert state["ghost"]["last_error"]
         assert state["refused"]["connected"] is False
 
 
@@ -185,7 +191,8 @@ async def test_registering_through_the_admin_tool_exposes_the_tools_and_removal_
             a for (a,) in conn.execute("SELECT action FROM audit_logs WHERE resource_type = 'mcp_server'")
         ]
     assert status == "inactive"
-    assert "create" in actions and "delete" in actions
+    assert "create" in actions
+    assert "delete" in actions
     assert len(log_rows(tmp_path / "hub.sqlite3", "echo")) == 1
 
 
@@ -211,9 +218,11 @@ async def test_each_downstream_face_proxies_an_upstream_and_logs_the_call(tmp_pa
         with http_hub(env) as url:
             headers = {"Authorization": f"Bearer {key}"}
             if face == "streamable_http":
-                async with httpx2.AsyncClient(headers=headers, timeout=30) as http:
-                    async with Client(streamable_http_client(f"{url}/mcp", http_client=http)) as client:
-                        await exercise(client)
+                async with (
+                    httpx2.AsyncClient(headers=headers, timeout=30) as http,
+                    Client(streamable_http_client(f"{url}/mcp", http_client=http)) as client,
+                ):
+                    await exercise(client)
             elif face == "sse":
                 async with Client(sse_client(f"{url}/sse", headers=headers), mode="legacy") as client:
                     await exercise(client)
