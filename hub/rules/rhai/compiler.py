@@ -22,7 +22,7 @@ from .runtime import (
     to_text,
 )
 from .statements import StatementCompiler, weight
-from .values import INT_MAX, UNBOUND, Cell, FnPtr, Range, copy_value
+from .values import INT_MAX, UNBOUND, Cell, FnPtr, Range, copy_value, type_of
 
 __all__ = ["Compiled", "Compiler", "Node"]
 
@@ -274,7 +274,10 @@ class Compiler(StatementCompiler):
             if v is True or v is False:
                 return v
             raise RhaiError(
-                "ErrorMismatchDataType", "Data type incorrect: (expecting bool)", line=line, column=col
+                "ErrorMismatchDataType",
+                f"Data type incorrect: {type_of(v)} (expecting bool)",
+                line=line,
+                column=col,
             )
 
         if is_and:

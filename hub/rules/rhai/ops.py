@@ -38,9 +38,13 @@ _NUMS = (int, float)
 _MASK = 2**64 - 1
 
 
+# Rhai names a string parameter by every Rust type it could be.
+_SIG_NAMES = {"string": "&str | ImmutableString | String"}
+
+
 def fn_not_found(name: str, *args: Any) -> RhaiError:
     """``ErrorFunctionNotFound`` with Rhai's ``name (type, type)`` signature text."""
-    sig = f"{name} ({', '.join(type_of(a) for a in args)})"
+    sig = f"{name} ({', '.join(_SIG_NAMES.get(type_of(a), type_of(a)) for a in args)})"
     return RhaiError("ErrorFunctionNotFound", f"Function not found: {sig}", detail=sig)
 
 

@@ -316,7 +316,9 @@ def error_value(err: RhaiError) -> Any:
 def _norm_index(i: int, n: int, kind: str, what: str) -> int:
     j = i + n if i < 0 else i
     if not 0 <= j < n:
-        raise RhaiError(kind, f"{what} index {i} out of bounds: only {n} elements", detail=str(i))
+        unit = {"Array": "elements in array", "Blob": "bytes in BLOB", "String": "characters in string"}
+        message = f"{what} index {i} out of bounds: only {n} {unit.get(what, 'bits')}"
+        raise RhaiError(kind, message, detail=str(i))
     return j
 
 
