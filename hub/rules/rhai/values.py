@@ -309,8 +309,8 @@ def from_host(v: Any) -> Any:
         return bool(v)
     if isinstance(v, int):
         return from_host(int(v))
-    if isinstance(v, float):
-        return float(v)
+    if isinstance(v, (float, Decimal)):
+        return float(v)  # database NUMERIC columns arrive as Decimal; Rhai's FLOAT is f64
     raise RhaiError(
         "ErrorMismatchDataType", f"Data type incorrect: {type(v).__name__} (expecting a Rhai value)"
     )

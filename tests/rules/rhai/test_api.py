@@ -186,3 +186,10 @@ def test_language_switches_turn_constructs_into_parse_errors(option: str, script
 def test_closures_can_read_host_scope_variables() -> None:
     scope = Scope().push("limit", 1)
     assert Engine().eval("[1, 2, 3].filter(|x| x > limit)", scope) == [2, 3]
+
+
+def test_host_decimals_and_tuples_become_floats_and_arrays() -> None:
+    from decimal import Decimal
+
+    scope = Scope().push("rate", Decimal("0.25")).push("pair", (1, 2))
+    assert Engine().eval("[rate * 2.0, pair]", scope) == [0.5, [1, 2]]
