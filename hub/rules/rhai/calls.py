@@ -20,7 +20,7 @@ from .runtime import (
     call_script,
     find_native,
 )
-from .stdlib.registry import NATIVES, Mut
+from .stdlib.registry import Mut
 from .values import UNBOUND, Cell, FnPtr, debug_string, display, type_of
 
 __all__ = ["CallCompiler", "invoke_method"]
@@ -46,7 +46,7 @@ def invoke_method(c: Ctx, name: str, obj: Any, args: list[Any], const: bool) -> 
     if fn is not None and (fn.this_type is None or _this_matches(fn.this_type, obj)):
         result, this = call_script(c, fn, args, obj)
         return result, this
-    hit = find_native(name, [obj, *args])
+    hit = find_native(c, name, [obj, *args])
     if hit is not None:
         native, pure = hit
         if const and not pure:
@@ -160,7 +160,7 @@ class CallCompiler:
         if fn is not None:
             return self.script_call(fn, node)
         args = [self.value(a) for a in node.args]
-        over = NATIVES.get((name, n))
+        over = self.engine.natives.get((name, n))
         if node.args and isinstance(node.args[0], _PLACES):
             get, set_, const = self.lvalue(node.args[0])
             rest = args[1:]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import inspect
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
@@ -14,9 +15,13 @@ from .errors import RhaiError
 from .options import Options
 from .parser import parse
 from .runtime import BreakSig, ContinueSig, Ctx, ExitSig, ReturnSig, call_script
+from .stdlib.registry import ANY, Overloads
 from .values import UNBOUND, Cell, from_host
 
 __all__ = ["AST", "SANDBOX_DEFAULTS", "Engine", "Scope", "sandboxed_engine"]
+
+# Host-side types accepted by register_fn, mapped to the script types they mean.
+_HOST_TYPES: dict[type, Any] = {tuple: list, bytes: bytearray}
 
 # The hub's limits for rule scripts: generous for a judgment rule, small enough that a hostile
 # script is stopped within about a second and a few megabytes.
@@ -145,7 +150,42 @@ class Engine:
         self._cache: OrderedDict[str, AST] = OrderedDict()
         self._cache_size = 256
         self._lock = threading.Lock()
-        _ = stdlib.NATIVES
+        # The standard library, shared until the host registers functions of its own.
+        self.natives: dict[tuple[str, int], Overloads] = stdlib.NATIVES
+
+    def register_fn(
+        self, name: str, fn: Callable[..., Any], params: tuple[type, ...] | None = None, *, pure: bool = True
+    ) -> Engine:
+        """Add a host function scripts can call (before compiling them); it wins over a same-typed native.
+
+        ``params`` are Python types to accept (default: any value, arity from the signature). The
+        function receives script values and its answer is converted back with the host-value rules.
+        """
+        if params is None:
+            arity = len(inspect.signature(fn).parameters)
+            spec: tuple[Any, ...] = (ANY,) * arity
+        else:
+            spec = tuple(_HOST_TYPES.get(p, p) for p in params)
+
+        def call(c: Any, *args: Any) -> Any:
+            try:
+                return from_host(fn(*args))
+            except RhaiError:
+                raise
+            except Exception as exc:  # a failing host function is a catchable script error
+                message = f"{name}: {type(exc).__name__}: {exc}"
+                raise RhaiError("ErrorRuntime", f"Runtime error: {message}", value=message) from exc
+
+        key = (name, len(spec))
+        if self.natives is stdlib.NATIVES:
+            self.natives = dict(stdlib.NATIVES)
+        merged = Overloads()
+        merged.entries.append((spec, call, pure))
+        old = self.natives.get(key)
+        if old is not None:
+            merged.entries.extend(old.entries)
+        self.natives[key] = merged
+        return self
 
     @classmethod
     def sandboxed(cls, **overrides: Any) -> Engine:

@@ -8,7 +8,7 @@ from typing import Any
 
 from .errors import SYSTEM_KINDS, RhaiError
 from .ops import fn_not_found
-from .stdlib.registry import NATIVES, Mut
+from .stdlib.registry import Mut, Overloads
 from .values import INT_MAX, UNBOUND, Cell, Char, FnPtr, Range, copy_value, display, type_of
 
 __all__ = [
@@ -121,6 +121,7 @@ class Ctx:
         "max_ops",
         "max_string",
         "max_vars",
+        "natives",
         "ops",
         "opts",
         "progress",
@@ -135,6 +136,7 @@ class Ctx:
         self.opts = opts
         self.fns = fns
         self.scope = scope
+        self.natives: dict[tuple[str, int], Overloads] = engine.natives
         self.ops = 0
         self.depth = 0
         self.max_ops = opts.max_operations or _INF
@@ -253,7 +255,7 @@ def call_script(c: Ctx, fn: ScriptFn, args: list[Any], this: Any = UNBOUND) -> t
 
 def call_native(c: Ctx, name: str, args: list[Any]) -> Any:
     """Call a native by name with type dispatch; a ``Mut`` answer is returned as is."""
-    over = NATIVES.get((name, len(args)))
+    over = c.natives.get((name, len(args)))
     if over is not None:
         hit = over.find(tuple(map(type, args)))
         if hit is not None:
@@ -261,9 +263,9 @@ def call_native(c: Ctx, name: str, args: list[Any]) -> Any:
     raise fn_not_found(name, *args)
 
 
-def find_native(name: str, args: list[Any]) -> tuple[Callable[..., Any], bool] | None:
+def find_native(c: Ctx, name: str, args: list[Any]) -> tuple[Callable[..., Any], bool] | None:
     """The native overload for these arguments, or None."""
-    over = NATIVES.get((name, len(args)))
+    over = c.natives.get((name, len(args)))
     return None if over is None else over.find(tuple(map(type, args)))
 
 
@@ -294,7 +296,7 @@ def call_callback(c: Ctx, fp: FnPtr, args: list[Any]) -> Any:
                 return call_script(c, fn, list(fp.curry), args[0])[0]
             return call_script(c, fn, [*fp.curry, *args[:n]])[0]
     for n in range(len(args), 0, -1):
-        if (fp.name, len(fp.curry) + n) in NATIVES:
+        if (fp.name, len(fp.curry) + n) in c.natives:
             r = call_native(c, fp.name, [*fp.curry, *args[:n]])
             return r.result if type(r) is Mut else r
     raise fn_not_found(fp.name, *fp.curry, *args)
@@ -411,7 +413,7 @@ def get_prop(c: Ctx, obj: Any, name: str) -> Any:
                 raise RhaiError("ErrorPropertyNotFound", f"Property not found: {name}", detail=name)
             return None
         return v
-    hit = find_native(name, [obj])
+    hit = find_native(c, name, [obj])
     if hit is None:
         raise RhaiError(
             "ErrorDotExpr",

@@ -193,3 +193,19 @@ def test_host_decimals_and_tuples_become_floats_and_arrays() -> None:
 
     scope = Scope().push("rate", Decimal("0.25")).push("pair", (1, 2))
     assert Engine().eval("[rate * 2.0, pair]", scope) == [0.5, [1, 2]]
+
+
+def test_host_functions_can_be_registered_per_engine() -> None:
+    engine = Engine().register_fn("join", lambda items, sep: sep.join(map(str, items)), (list, str))
+    assert engine.eval('[1, 2, 3].join(", ")') == "1, 2, 3"
+    with pytest.raises(RhaiError) as info:
+        Engine().eval('[1].join(",")')
+    assert info.value.kind == "ErrorFunctionNotFound"
+
+
+def test_failing_host_functions_raise_catchable_runtime_errors() -> None:
+    engine = Engine().register_fn("boom", lambda: 1 / 0)
+    with pytest.raises(RhaiError) as info:
+        engine.eval("boom()")
+    assert info.value.kind == "ErrorRuntime"
+    assert engine.eval('try { boom() } catch (e) { return "caught"; }') == "caught"
