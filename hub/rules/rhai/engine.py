@@ -152,6 +152,9 @@ class Engine:
         self._lock = threading.Lock()
         # The standard library, shared until the host registers functions of its own.
         self.natives: dict[tuple[str, int], Overloads] = stdlib.NATIVES
+        if self.options.raw:
+            # Rhai's Engine::new_raw: operators and language built-ins only, no packages.
+            self.natives = {}
 
     def register_fn(
         self, name: str, fn: Callable[..., Any], params: tuple[type, ...] | None = None, *, pure: bool = True

@@ -209,3 +209,11 @@ def test_failing_host_functions_raise_catchable_runtime_errors() -> None:
         engine.eval("boom()")
     assert info.value.kind == "ErrorRuntime"
     assert engine.eval('try { boom() } catch (e) { return "caught"; }') == "caught"
+
+
+def test_raw_engines_have_operators_but_no_standard_library() -> None:
+    engine = Engine(raw=True)
+    assert engine.eval("let x = 40; `hello ${x + 2}`") == "hello 42"
+    with pytest.raises(RhaiError) as info:
+        engine.eval("[1].len()")
+    assert info.value.kind == "ErrorFunctionNotFound"
