@@ -27,6 +27,7 @@ from hub.judgment.config import JudgmentConfig
 from hub.judgment.feedback import FeedbackReceipt, submit_feedback
 from hub.judgment.inputs import JudgmentRequest
 from hub.judgment.llm import LLMAnswer, LLMProvider, LLMRequest, SampleFn, ask_for_verdict
+from hub.judgment.plans import Plan, decide, from_cache
 from hub.judgment.prompts import (
     ANSWER_FORMAT,
     PromptInfo,
@@ -47,25 +48,10 @@ from hub.judgment.rulesets import (
     resolve_ruleset,
 )
 from hub.judgment.stats import JudgmentStats, compute_stats
-from hub.judgment.verdicts import Verdict, combine
 from hub.settings import Settings
-from hub.store.models import JudgmentExecution, Tenant
+from hub.store.models import Tenant
 
 __all__ = ["JudgmentEngine"]
-
-
-@dataclasses.dataclass(slots=True)
-class _Plan:
-    """What the read phase decided, carried into the LLM and write phases."""
-
-    config: JudgmentConfig
-    method: str
-    outcome: RuleOutcome | None = None
-    prompt: RenderedPrompt | None = None
-    llm_request: LLMRequest | None = None
-    provider: LLMProvider | None = None
-    wanted_llm: bool = False
-    degraded: list[str] = dataclasses.field(default_factory=list)
 
 
 class JudgmentEngine:
@@ -133,8 +119,15 @@ class JudgmentEngine:
             if request.policy.use_cache or forced == "cache":
                 hit = await cache.lookup(session, tenant_id, key, now)
                 if hit is not None:
-                    judgment = self._from_cache(
-                        caller, request, hit[1], key, trace_id, now, started, hit[0].hit_count + 1
+                    judgment = from_cache(
+                        caller,
+                        request,
+                        hit[1],
+                        key,
+                        trace_id,
+                        now,
+                        self._elapsed_ms(started),
+                        hit[0].hit_count + 1,
                     )
                     session.add(to_row(judgment))
                     await session.commit()
@@ -144,21 +137,24 @@ class JudgmentEngine:
             plan = await self._plan(session, caller, request, config, sample)
             if plan.llm_request is None or plan.provider is None:
                 # No LLM to wait for: record in the same session, saving a checkout and a transaction.
-                judgment = self._decide(caller, request, plan, None, key, trace_id, now, started)
+                judgment = decide(caller, request, plan, None, key, trace_id, now, self._elapsed_ms(started))
                 await self._record(session, request, plan, judgment, None, input_hash)
                 return judgment
         # The LLM may take seconds: no session (nor PostgreSQL transaction) stays open meanwhile.
         answer = await ask_for_verdict(plan.provider, plan.llm_request, clock=self._timer)
-        judgment = self._decide(caller, request, plan, answer, key, trace_id, now, started)
+        judgment = decide(caller, request, plan, answer, key, trace_id, now, self._elapsed_ms(started))
         async with self._session("execute") as session:
             await self._record(session, request, plan, judgment, answer, input_hash)
         return judgment
+
+    def _elapsed_ms(self, started: float) -> int:
+        return round((self._timer() - started) * 1000)
 
     async def _record(
         self,
         session: AsyncSession,
         request: JudgmentRequest,
-        plan: _Plan,
+        plan: Plan,
         judgment: Judgment,
         answer: LLMAnswer | None,
         input_hash: str,
@@ -204,14 +200,14 @@ class JudgmentEngine:
         request: JudgmentRequest,
         config: JudgmentConfig,
         sample: SampleFn | None,
-    ) -> _Plan:
+    ) -> Plan:
         data = request.input
         ruleset = await resolve_ruleset(session, caller.tenant_id, request.ruleset)
         forced = request.policy.method
         if ruleset is None and forced in ("rule_only", "hybrid"):
             raise NotFound("no active rule set applies to this request", where="ruleset")
         method = forced or ("hybrid" if ruleset is not None else "llm_only")
-        plan = _Plan(config=config, method=method)
+        plan = Plan(config=config, method=method)
         if ruleset is not None and method != "llm_only":
             self._schemas.check(ruleset, data)
 
@@ -285,7 +281,7 @@ class JudgmentEngine:
         )
         return plan
 
-    def _needs_llm(self, plan: _Plan, request: JudgmentRequest) -> bool:
+    def _needs_llm(self, plan: Plan, request: JudgmentRequest) -> bool:
         if plan.method == "llm_only":
             return True
         if plan.method != "hybrid":
@@ -323,129 +319,6 @@ class JudgmentEngine:
             "rule_trace": None if outcome is None else outcome.prompt_trace(),
             "rule_result": None if verdict is None else verdict.as_dict(),
         }
-
-    def _decide(
-        self,
-        caller: Caller,
-        request: JudgmentRequest,
-        plan: _Plan,
-        answer: LLMAnswer | None,
-        key: str,
-        trace_id: str,
-        now: dt.datetime,
-        started: float,
-    ) -> Judgment:
-        rules = plan.outcome.verdict if plan.outcome is not None else None
-        degraded = list(plan.degraded)
-        llm_metadata: dict[str, Any] | None = None
-        if answer is not None and plan.prompt is not None and plan.provider is not None:
-            llm_metadata = answer.metadata(
-                {
-                    "provider": plan.provider.name,
-                    "prompt_template_id": plan.prompt.label,
-                    "prompt_template_uuid": None
-                    if plan.prompt.template_id is None
-                    else str(plan.prompt.template_id),
-                    "prompt_locale": plan.prompt.locale,
-                    "a_b_test_group": plan.prompt.a_b_test_group,
-                    "temperature": plan.llm_request.temperature if plan.llm_request else None,
-                }
-            )
-            if answer.verdict is None:
-                degraded.append(
-                    f"LLM answer invalid twice ({answer.error})"
-                    if answer.validation_error
-                    else f"no LLM reachable ({answer.error})"
-                )
-        llm = answer.verdict if answer is not None else None
-        method = plan.method
-        verdict: Verdict | None
-        if method == "llm_only":
-            verdict = llm
-        elif method == "hybrid" and llm is not None:
-            verdict = combine(rules, llm)
-        else:
-            # rule_only, a confident hybrid, or a hybrid whose LLM failed: the rules decide alone.
-            verdict = rules
-            method = "rule_only"
-        if verdict is None:
-            explanation = "no rule matched" if method == "rule_only" else "no LLM answer"
-            verdict = Verdict("unknown", 0.0, explanation + (f" ({'; '.join(degraded)})" if degraded else ""))
-        elif plan.wanted_llm and llm is None:
-            verdict = dataclasses.replace(
-                verdict, explanation=f"{verdict.explanation} [degraded to rules only]"
-            )
-        metadata: dict[str, Any] = {"requested_method": plan.method}
-        if degraded:
-            metadata["degraded"] = "; ".join(degraded)
-        if plan.outcome is not None:
-            metadata["ruleset_id"] = plan.outcome.ruleset_id
-            metadata["ruleset_version"] = plan.outcome.version
-        return Judgment(
-            id=uuid.uuid4(),
-            tenant_id=caller.tenant_id,
-            result=verdict.result,
-            confidence=verdict.confidence,
-            method_used=method,
-            explanation=verdict.explanation,
-            recommended_actions=tuple(verdict.actions),
-            input_data=request.input.as_dict(),
-            rule_trace=None if plan.outcome is None else plan.outcome.trace(),
-            llm_metadata=llm_metadata,
-            evidence=None if request.evidence is None else dict(request.evidence),
-            cache_hit=False,
-            cache_key=key,
-            latency_ms=round((self._timer() - started) * 1000),
-            trace_id=trace_id,
-            source=request.source,
-            created_at=now,
-            workflow_id=request.workflow_id,
-            workflow_instance_id=request.workflow_instance_id,
-            created_by=caller.user_id,
-            metadata=metadata,
-        )
-
-    def _from_cache(
-        self,
-        caller: Caller,
-        request: JudgmentRequest,
-        original: JudgmentExecution,
-        key: str,
-        trace_id: str,
-        now: dt.datetime,
-        started: float,
-        hit_count: int,
-    ) -> Judgment:
-        cached = Judgment.from_row(original)
-        evidence = dict(request.evidence or cached.evidence or {})
-        evidence["related_judgments"] = [str(cached.id)]
-        return Judgment(
-            id=uuid.uuid4(),
-            tenant_id=caller.tenant_id,
-            result=cached.result,
-            confidence=cached.confidence,
-            method_used="cache",
-            explanation=cached.explanation,
-            recommended_actions=cached.recommended_actions,
-            input_data=request.input.as_dict(),
-            rule_trace=cached.rule_trace,
-            llm_metadata=None,
-            evidence=evidence,
-            cache_hit=True,
-            cache_key=key,
-            latency_ms=round((self._timer() - started) * 1000),
-            trace_id=trace_id,
-            source=request.source,
-            created_at=now,
-            workflow_id=request.workflow_id,
-            workflow_instance_id=request.workflow_instance_id,
-            created_by=caller.user_id,
-            metadata={
-                "cached_judgment_id": str(cached.id),
-                "cached_method": cached.method_used,
-                "hit_count": hit_count,
-            },
-        )
 
     # ------------------------------------------------------------------ reads and the rest
 
