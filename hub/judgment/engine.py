@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import datetime as dt
+import json
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Mapping
@@ -272,9 +273,15 @@ class JudgmentEngine:
             plan.degraded.append(f"prompt template unusable: {exc}")
             return plan
         model_config = plan.prompt.model_config
+        user_prompt = plan.prompt.user_prompt
+        if plan.outcome is not None and "rule_trace" not in template.user_prompt_template:
+            # Hybrid asks with the rule trace; a tenant template written for llm_only lacks it.
+            user_prompt += "\n\n## Rule evaluation\n" + json.dumps(
+                self._variables(request, plan.outcome)["rule_trace"], ensure_ascii=False, sort_keys=True
+            )
         plan.llm_request = LLMRequest(
             system_prompt=plan.prompt.system_prompt + ANSWER_FORMAT,
-            user_prompt=plan.prompt.user_prompt,
+            user_prompt=user_prompt,
             model=_str(model_config.get("model")) or config.llm.model,
             temperature=_float(model_config.get("temperature"), config.llm.temperature),
             max_tokens=int(_float(model_config.get("max_tokens"), config.llm.max_tokens)),

@@ -13,7 +13,7 @@ from hub.judgment.prompts import PromptRenderer
 from hub.settings import Settings
 from tests.judgment.conftest import Clock
 from tests.judgment.llm_server import LLMServer
-from tests.judgment.support import defect_input, make_prompt_template, make_tenant, request
+from tests.judgment.support import defect_input, make_prompt_template, make_ruleset, make_tenant, request
 
 pytestmark = pytest.mark.anyio
 
@@ -142,6 +142,13 @@ async def test_the_judgment_uses_the_tenants_template_and_its_model_config(
     assert (body["model"], body["temperature"], body["max_tokens"]) == ("valid", 0.1, 300)
     assert body["messages"][0]["content"].startswith("Be brief.")
     assert body["messages"][1]["content"] == "Judge line L01 on 2025-01-26."
+    # Hybrid: a template that does not mention the rule trace still gets it, after its own text.
+    await make_ruleset(sessions, tenant.id)
+    hybrid = await engine.execute(tenant.operator, request(defect_input(0.055)))
+    assert hybrid.method_used == "hybrid"
+    user = llm.requests[-1]["messages"][1]["content"]
+    assert user.startswith("Judge line L01 on 2025-01-26.\n\n## Rule evaluation\n")
+    assert '"rule_name": "defect_rate"' in user
 
 
 async def test_ab_test_groups_split_lines_deterministically(
