@@ -60,11 +60,15 @@ class Expr:
 
 @dataclass(eq=False, slots=True)
 class Const(Expr):
+    """A literal value."""
+
     value: Any
 
 
 @dataclass(eq=False, slots=True)
 class Var(Expr):
+    """A variable read; ``decl`` is its resolved slot."""
+
     name: str
     decl: Decl | None  # None: looked up by name in the host scope at run time
     is_global: bool = False  # `global::NAME`
@@ -72,32 +76,42 @@ class Var(Expr):
 
 @dataclass(eq=False, slots=True)
 class This(Expr):
-    pass
+    """The ``this`` receiver of a method call."""
 
 
 @dataclass(eq=False, slots=True)
 class ArrayLit(Expr):
+    """An array literal ``[a, b]``."""
+
     items: list[Expr]
 
 
 @dataclass(eq=False, slots=True)
 class MapLit(Expr):
+    """An object map literal ``#{k: v}``."""
+
     items: list[tuple[str, Expr]]
 
 
 @dataclass(eq=False, slots=True)
 class Interp(Expr):
+    """A back-tick string with ``${}`` parts."""
+
     parts: list[Expr]
 
 
 @dataclass(eq=False, slots=True)
 class Unary(Expr):
+    """A prefix operator: ``-x`` or ``!x``."""
+
     op: str
     operand: Expr
 
 
 @dataclass(eq=False, slots=True)
 class Binary(Expr):
+    """An eager binary operator, including ``in``/``!in``."""
+
     op: str
     left: Expr
     right: Expr
@@ -114,6 +128,8 @@ class Logic(Expr):
 
 @dataclass(eq=False, slots=True)
 class RangeLit(Expr):
+    """A range ``a..b`` or ``a..=b`` (either end may be missing)."""
+
     start: Expr | None
     end: Expr | None
     inclusive: bool
@@ -121,6 +137,8 @@ class RangeLit(Expr):
 
 @dataclass(eq=False, slots=True)
 class Index(Expr):
+    """``target[index]`` or ``target?[index]``."""
+
     target: Expr
     index: Expr
     safe: bool = False
@@ -128,6 +146,8 @@ class Index(Expr):
 
 @dataclass(eq=False, slots=True)
 class Prop(Expr):
+    """``target.name`` or ``target?.name``."""
+
     target: Expr
     name: str
     safe: bool = False
@@ -135,6 +155,8 @@ class Prop(Expr):
 
 @dataclass(eq=False, slots=True)
 class Call(Expr):
+    """A function call by name."""
+
     name: str
     args: list[Expr]
     bang: bool = False  # `f!(...)`: runs in the caller's scope
@@ -146,6 +168,8 @@ class Call(Expr):
 
 @dataclass(eq=False, slots=True)
 class MethodCall(Expr):
+    """``target.name(args)``: the receiver goes by reference."""
+
     target: Expr
     name: str
     args: list[Expr]
@@ -154,6 +178,8 @@ class MethodCall(Expr):
 
 @dataclass(eq=False, slots=True)
 class FnDef:
+    """A script function or closure body, with its parameters and frame size."""
+
     name: str
     params: list[Decl]
     body: Block
@@ -168,17 +194,23 @@ class FnDef:
 
 @dataclass(eq=False, slots=True)
 class Closure(Expr):
+    """A closure expression; evaluates to a function pointer."""
+
     fn: FnDef
 
 
 @dataclass(eq=False, slots=True)
 class Block(Expr):
+    """A ``{ }`` block; its value is its last statement's."""
+
     stmts: list[Expr]
     scope_size: int = 0  # live variables at the block's end, for max_variables
 
 
 @dataclass(eq=False, slots=True)
 class If(Expr):
+    """``if``/``else``, as statement or expression."""
+
     cond: Expr
     then: Block
     other: Expr | None
@@ -186,6 +218,8 @@ class If(Expr):
 
 @dataclass(eq=False, slots=True)
 class Switch(Expr):
+    """A ``switch`` with literal cases, guards and a default."""
+
     subject: Expr
     cases: list[tuple[Any, Expr | None, Expr]]  # (value or Range, guard, body)
     default: Expr | None
@@ -193,12 +227,16 @@ class Switch(Expr):
 
 @dataclass(eq=False, slots=True)
 class While(Expr):
+    """``while cond { }`` or, with no condition, ``loop { }``."""
+
     cond: Expr | None  # None for `loop`
     body: Block
 
 
 @dataclass(eq=False, slots=True)
 class DoLoop(Expr):
+    """``do { } while/until cond``."""
+
     body: Block
     cond: Expr
     until: bool
@@ -206,6 +244,8 @@ class DoLoop(Expr):
 
 @dataclass(eq=False, slots=True)
 class For(Expr):
+    """``for x in it { }`` or ``for (x, i) in it { }``."""
+
     var: Decl
     counter: Decl | None
     iterable: Expr
@@ -214,6 +254,8 @@ class For(Expr):
 
 @dataclass(eq=False, slots=True)
 class Let(Expr):
+    """``let``/``const`` declaration."""
+
     decl: Decl
     value: Expr | None
     live: int = 0  # live variables after this declaration
@@ -221,6 +263,8 @@ class Let(Expr):
 
 @dataclass(eq=False, slots=True)
 class Assign(Expr):
+    """Plain or compound assignment to a place."""
+
     target: Expr
     op: str | None  # "+" for `+=`, None for `=`
     value: Expr
@@ -228,26 +272,34 @@ class Assign(Expr):
 
 @dataclass(eq=False, slots=True)
 class Return(Expr):
+    """``return [value]``."""
+
     value: Expr | None
 
 
 @dataclass(eq=False, slots=True)
 class Throw(Expr):
+    """``throw [value]``."""
+
     value: Expr | None
 
 
 @dataclass(eq=False, slots=True)
 class Break(Expr):
+    """``break [value]``."""
+
     value: Expr | None
 
 
 @dataclass(eq=False, slots=True)
 class Continue(Expr):
-    pass
+    """``continue``."""
 
 
 @dataclass(eq=False, slots=True)
 class TryCatch(Expr):
+    """``try { } catch (e) { }``."""
+
     body: Block
     var: Decl | None
     handler: Block

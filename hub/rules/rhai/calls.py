@@ -79,12 +79,15 @@ class CallCompiler:
     in_fn: bool
 
     def expr(self, node: A.Expr, chain: bool = False) -> Node:
+        """Compile an expression (provided by ``Compiler``)."""
         raise NotImplementedError
 
     def value(self, node: A.Expr) -> Node:
+        """Compile an expression whose value gets stored (provided by ``Compiler``)."""
         raise NotImplementedError
 
     def lvalue(self, node: A.Expr) -> tuple[Node, Setter, bool]:
+        """Compile an assignable place (provided by ``Compiler``)."""
         raise NotImplementedError
 
     def _guarded(self, fn: Node, node: A.Expr, chain: bool) -> Node:
@@ -141,6 +144,7 @@ class CallCompiler:
         return bang_call
 
     def plain_call(self, node: A.Call) -> Node:
+        """A call without caller-scope access: special forms, script functions, then natives."""
         name = node.name
         n = len(node.args)
         line, col = node.line, node.col
@@ -209,9 +213,11 @@ class CallCompiler:
         return native
 
     def not_found(self, f: list[Any], name: str, vals: list[Any], line: int, col: int) -> RhaiError:
+        """The ErrorFunctionNotFound for a call with these argument values."""
         return fn_not_found(name, *vals).at(line, col)
 
     def script_call(self, fn: ScriptFn, node: A.Call) -> Node:
+        """A direct call of a script function known at compile time."""
         args = [self.value(a) for a in node.args]
         line, col = node.line, node.col
         too_many = bool(self.opts.max_variables and len(args) > self.opts.max_variables)

@@ -80,6 +80,7 @@ class Compiler(StatementCompiler):
         self.fn_names = {k[0] for k in program.fns}
 
     def compile(self) -> Compiled:
+        """Compile every function, then the top-level statements."""
         for key, d in self.program.fns.items():
             # Closures may read host-scope variables (the parser could not resolve them to slots);
             # named functions are pure and see only their parameters.
@@ -90,6 +91,7 @@ class Compiler(StatementCompiler):
         return Compiled(body, self.fns, self.program.nslots, self.program)
 
     def fn_body(self, d: A.FnDef) -> Node:
+        """A function body; a final ``return x`` becomes plain ``x`` to avoid an exception."""
         stmts = list(d.body.stmts)
         if stmts and isinstance(stmts[-1], A.Return) and stmts[-1].value is not None:
             stmts[-1] = stmts[-1].value
@@ -108,6 +110,7 @@ class Compiler(StatementCompiler):
 
     # --- expressions ---------------------------------------------------------------------
     def expr(self, node: A.Expr, chain: bool = False) -> Node:
+        """Compile an expression; ``chain`` marks the inner links of a ``?.`` chain."""
         method = getattr(self, "x_" + type(node).__name__)
         fn: Node = method(node, chain) if isinstance(node, (A.Index, A.Prop, A.MethodCall)) else method(node)
         return fn
@@ -131,6 +134,7 @@ class Compiler(StatementCompiler):
         return lambda f: f[slot]
 
     def dynamic_var(self, node: A.Var) -> Node:
+        """A variable the parser could not resolve: host scope, global constant or function name."""
         name = node.name
         line, col = node.line, node.col
         is_fn = name in self.fn_names
@@ -455,6 +459,7 @@ class Compiler(StatementCompiler):
         return get, no_set, False
 
     def const_error(self, node: A.Expr, line: int, col: int) -> RhaiError:
+        """ErrorAssignmentToConstant naming the constant at the root of a place."""
         base = node
         while isinstance(base, (A.Index, A.Prop)):
             base = base.target
@@ -462,6 +467,7 @@ class Compiler(StatementCompiler):
         return RhaiError("ErrorAssignmentToConstant", f"Cannot modify constant {name}", line=line, column=col)
 
     def var_place(self, node: A.Var) -> tuple[Node, Setter, bool]:
+        """Getter, setter and const-ness of a variable."""
         d = node.decl
         name = node.name
         line, col = node.line, node.col

@@ -49,29 +49,35 @@ class ExpressionParser:
     # --- token helpers -------------------------------------------------------------------
     @property
     def tok(self) -> Token:
+        """The current token."""
         return self.toks[self.pos]
 
     def peek(self, k: int = 1) -> Token:
+        """The token ``k`` places ahead."""
         return self.toks[min(self.pos + k, len(self.toks) - 1)]
 
     def advance(self) -> Token:
+        """Consume and return the current token."""
         t = self.toks[self.pos]
         if t.kind != "EOF":
             self.pos += 1
         return t
 
     def error(self, detail: str, message: str, tok: Token | None = None) -> RhaiError:
+        """A parse error at a token (the current one by default)."""
         t = tok or self.tok
         if t.kind == "EOF" and detail in ("MissingToken", "ExprExpected", "MissingSymbol"):
             detail = "UnexpectedEOF" if detail != "MissingToken" else detail
         return parse_error(detail, message, t.line, t.col)
 
     def expect(self, kind: str, what: str = "") -> Token:
+        """Consume a token of this kind or fail with MissingToken."""
         if self.tok.kind != kind:
             raise self.error("MissingToken", f"Expecting '{kind}' {what}".strip())
         return self.advance()
 
     def enter(self, tok: Token | None = None) -> None:
+        """One level deeper; fails with ExprTooDeep past the limit."""
         self.depth += 1
         if self.max_depth and self.depth > self.max_depth:
             raise self.error("ExprTooDeep", "Expression exceeds maximum complexity", tok)
@@ -88,6 +94,7 @@ class ExpressionParser:
         raise NotImplementedError
 
     def check_lvalue(self, expr: A.Expr, op_tok: Token) -> None:
+        """Reject assignment targets Rhai rejects at compile time."""
         if isinstance(expr, A.Var):
             if expr.decl is not None and expr.decl.const:
                 raise parse_error(
@@ -110,6 +117,7 @@ class ExpressionParser:
         raise parse_error("AssignmentToInvalidLHS", "Cannot assign to this expression", expr.line, expr.col)
 
     def pop_block(self) -> None:
+        """Leave a block: its variables go out of scope."""
         block = self.fscope.blocks.pop()
         self.fscope.live -= len({d.name for d in block})
 
@@ -143,6 +151,7 @@ class ExpressionParser:
             self.depth -= added
 
     def make_binary(self, t: Token, op: str, left: A.Expr, right: A.Expr) -> A.Expr:
+        """The node for a binary operator."""
         if op in ("&&", "||", "??"):
             return A.Logic(t.line, t.col, op, left, right)
         if op in ("..", "..="):
@@ -214,6 +223,7 @@ class ExpressionParser:
                 return expr
 
     def check_index(self, target: A.Expr, index: A.Expr) -> None:
+        """MalformedIndexExpr for literal indexes that can never work."""
         if isinstance(target, (A.Index, A.Prop, A.MethodCall)):
             return  # only the first index of a chain has a statically known receiver
         bad = False
@@ -355,6 +365,7 @@ class ExpressionParser:
         return tuple(decls)
 
     def visible_decls(self) -> tuple[A.Decl, ...]:
+        """Variables in scope here; they become shared cells so eval() can reach them."""
         decls: list[A.Decl] = []
         for block in self.fscope.blocks:
             decls.extend(block)

@@ -39,6 +39,7 @@ class Parser(ExpressionParser):
         return Program(body, self.fns, self.fscope.nslots, list(self.fscope.blocks[0]))
 
     def end_statement(self, stmt: A.Expr, needs_semi: bool) -> None:
+        """Consume the ``;`` a statement needs (optional before ``}`` and at the end)."""
         kind = self.tok.kind
         if kind == ";":
             self.advance()

@@ -19,6 +19,7 @@ class FnScope:
         self.live = 0
 
     def declare(self, name: str, const: bool = False) -> A.Decl:
+        """A new variable in the innermost block, with a fresh slot."""
         decl = A.Decl(name, self.nslots, const)
         self.nslots += 1
         block = self.blocks[-1]
@@ -28,6 +29,7 @@ class FnScope:
         return decl
 
     def find_local(self, name: str) -> A.Decl | None:
+        """The innermost declaration of a name in this function."""
         for block in reversed(self.blocks):
             for decl in reversed(block):
                 if decl.name == name:
@@ -35,6 +37,7 @@ class FnScope:
         return None
 
     def resolve(self, name: str) -> A.Decl | None:
+        """Resolve a name, capturing it from enclosing scopes when this is a closure."""
         decl = self.find_local(name)
         if decl is not None or not self.is_closure or self.parent is None:
             return decl

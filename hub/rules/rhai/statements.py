@@ -102,6 +102,7 @@ class StatementCompiler(CallCompiler):
         return many, w
 
     def block(self, node: A.Block, top: bool = False) -> Node:
+        """A block that counts its own operations."""
         run, w = self.block_parts(node, top)
 
         def counted(f: list[Any]) -> Any:
@@ -114,6 +115,7 @@ class StatementCompiler(CallCompiler):
         return counted
 
     def stmt(self, node: A.Expr, top: bool = False) -> Node:
+        """Compile one statement."""
         method = getattr(self, "s_" + type(node).__name__, None)
         if method is None:
             return self.expr(node)
