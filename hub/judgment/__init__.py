@@ -20,7 +20,7 @@ from hub.judgment.inputs import (
 )
 from hub.judgment.llm import PRICES_PER_MILLION, LLMRequest, SampledText, SampleFn, SamplingDeferred
 from hub.judgment.prompts import DEFAULT_TEMPLATE, PromptArgument, PromptInfo, RenderedPrompt
-from hub.judgment.records import Judgment, JudgmentFilter
+from hub.judgment.records import Judgment, JudgmentFilter, parse_instant
 from hub.judgment.routing import DeploymentView, Route, choose_version
 from hub.judgment.rulesets import RulesetTool, tool_name_for
 from hub.judgment.stats import JudgmentStats
@@ -58,5 +58,6 @@ __all__ = [
     "choose_version",
     "input_schema",
     "parse_input",
+    "parse_instant",
     "tool_name_for",
 ]

@@ -12,10 +12,20 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub.errors import InputError, NotFound
+from hub.judgment.inputs import FORCEABLE_METHODS
 from hub.judgment.llm import LLMCallRecord
+from hub.judgment.verdicts import RESULTS
 from hub.store.models import JudgmentExecution, LLMCall
 
-__all__ = ["Judgment", "JudgmentFilter", "get_judgment", "list_judgments", "record_llm_calls", "to_row"]
+__all__ = [
+    "Judgment",
+    "JudgmentFilter",
+    "get_judgment",
+    "list_judgments",
+    "parse_instant",
+    "record_llm_calls",
+    "to_row",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -203,6 +213,56 @@ class JudgmentFilter:
             raise InputError("must be between 1 and 1000", where="limit")
         if self.offset < 0:
             raise InputError("must not be negative", where="offset")
+        if self.result is not None and self.result not in (*RESULTS, "unknown"):
+            raise InputError(f"must be one of {', '.join((*RESULTS, 'unknown'))}", where="result")
+        if self.method is not None and self.method not in FORCEABLE_METHODS:
+            raise InputError(f"must be one of {', '.join(FORCEABLE_METHODS)}", where="method")
+        if self.since is not None and self.until is not None and self.since >= self.until:
+            raise InputError("must be after since", where="until")
+
+    @classmethod
+    def from_arguments(cls, args: Mapping[str, Any]) -> JudgmentFilter:
+        """Build from ``judgment_list`` arguments: result, line_code, method, since/until (ISO 8601), limit, offset."""
+        limit = args.get("limit", 50)
+        offset = args.get("offset", 0)
+        for name, value in (("limit", limit), ("offset", offset)):
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise InputError("must be an integer", where=name)
+        workflow = args.get("workflow_id")
+        try:
+            workflow_id = None if workflow is None else uuid.UUID(str(workflow))
+        except ValueError:
+            raise InputError("must be a UUID", where="workflow_id") from None
+        return cls(
+            result=_opt_text(args, "result"),
+            line_code=_opt_text(args, "line_code"),
+            method=_opt_text(args, "method"),
+            since=parse_instant(args.get("since"), "since"),
+            until=parse_instant(args.get("until"), "until"),
+            workflow_id=workflow_id,
+            limit=limit,
+            offset=offset,
+        )
+
+
+def parse_instant(value: object, where: str) -> dt.datetime | None:
+    """An ISO 8601 instant from tool arguments; a value without zone is taken as UTC."""
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise InputError("must be an ISO 8601 date-time string", where=where)
+    try:
+        instant = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise InputError("must be an ISO 8601 date-time", where=where) from None
+    return instant if instant.tzinfo is not None else instant.replace(tzinfo=dt.UTC)
+
+
+def _opt_text(args: Mapping[str, Any], name: str) -> str | None:
+    value = args.get(name)
+    if value is not None and (not isinstance(value, str) or not value):
+        raise InputError("must be a non-empty string", where=name)
+    return value
 
 
 async def list_judgments(session: AsyncSession, tenant_id: uuid.UUID, flt: JudgmentFilter) -> list[Judgment]:

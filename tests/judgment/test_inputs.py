@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 import pytest
 
 from hub.errors import InputError
-from hub.judgment import JudgmentRequest, canonical_json, parse_input
+from hub.judgment import JudgmentFilter, JudgmentRequest, canonical_json, parse_input
 
 GOOD: dict[str, Any] = {
     "line_code": "L01",
@@ -89,3 +90,39 @@ def test_tool_arguments_build_a_request() -> None:
         "api",
     )
     assert req.cache_payload()["ruleset"] == {"target_kpi": "defect_rate"}
+
+
+def test_list_arguments_become_a_filter_with_utc_instants() -> None:
+    flt = JudgmentFilter.from_arguments(
+        {
+            "result": "critical",
+            "line_code": "L01",
+            "method": "cache",
+            "since": "2026-01-26T00:00:00Z",
+            "limit": 5,
+        }
+    )
+    assert (flt.result, flt.line_code, flt.method, flt.limit) == ("critical", "L01", "cache", 5)
+    assert flt.since == dt.datetime(2026, 1, 26, tzinfo=dt.UTC)
+    assert JudgmentFilter.from_arguments({"until": "2026-01-26T09:00:00"}).until == dt.datetime(
+        2026, 1, 26, 9, tzinfo=dt.UTC
+    )
+
+
+@pytest.mark.parametrize(
+    ("args", "where"),
+    [
+        ({"result": "fine"}, "result"),
+        ({"method": "magic"}, "method"),
+        ({"since": "yesterday"}, "since"),
+        ({"since": "2026-01-27T00:00:00Z", "until": "2026-01-26T00:00:00Z"}, "until"),
+        ({"limit": 0}, "limit"),
+        ({"limit": "10"}, "limit"),
+        ({"offset": -1}, "offset"),
+        ({"workflow_id": "x"}, "workflow_id"),
+    ],
+)
+def test_bad_list_arguments_name_the_field(args: dict[str, Any], where: str) -> None:
+    with pytest.raises(InputError) as err:
+        JudgmentFilter.from_arguments(args)
+    assert err.value.where == where
