@@ -220,10 +220,12 @@ def _pop_n(c: Any, s: str, n: int) -> Mut:
 def _pad(c: Any, s: str, n: int, x: str) -> Mut:
     if c.max_string and n > c.max_string:
         raise RhaiError("ErrorDataTooLarge", "Length of string too large")
-    out = s
-    while len(out) < n and x:
-        out += x
-    out = out[: max(n, len(s))]
+    missing = n - len(s)
+    if missing <= 0 or not x:
+        return Mut(None, s)
+    if n > 64 * 1024 * 1024:
+        raise RhaiError("ErrorDataTooLarge", "Length of string too large")
+    out = s + (x * (missing // len(x) + 1))[:missing]
     c.check_size(out)
     return Mut(None, out)
 
