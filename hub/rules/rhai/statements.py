@@ -467,7 +467,7 @@ class StatementCompiler(CallCompiler):
             plain = BreakSig()
 
             def break_(f: list[Any]) -> Any:
-                raise plain
+                raise plain.with_traceback(None)  # a reused instance would keep growing its traceback
 
             return break_
         value = self.value(node.value)
@@ -479,7 +479,7 @@ class StatementCompiler(CallCompiler):
 
     def s_Continue(self, node: A.Continue, top: bool = False) -> Node:
         def continue_(f: list[Any]) -> Any:
-            raise CONTINUE
+            raise CONTINUE.with_traceback(None)  # a reused instance would keep growing its traceback
 
         return continue_
 

@@ -179,3 +179,15 @@ def test_progress_callback_can_stop_a_run_with_a_token() -> None:
 )
 def test_arrays_and_maps_built_by_natives_are_held_to_the_size_limits(script: str) -> None:
     assert error_of(script, max_array_size=10, max_map_size=10).kind == "ErrorDataTooLarge"
+
+
+def test_repeated_break_and_continue_do_not_accumulate_tracebacks() -> None:
+    from hub.rules.rhai.runtime import CONTINUE
+
+    Engine().run("let n = 0; for i in 0..2000 { if i % 2 == 0 { continue; } n += 1; }")
+    depth = 0
+    tb = CONTINUE.__traceback__
+    while tb is not None:
+        depth += 1
+        tb = tb.tb_next
+    assert depth < 20

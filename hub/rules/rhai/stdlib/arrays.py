@@ -103,7 +103,7 @@ def _chop(c: Any, a: list[Any], n: int) -> None:
 
 @native("pad", L, INT, ANY, pure=False)
 def _pad(c: Any, a: list[Any], n: int, x: Any) -> None:
-    if c.max_array and n > c.max_array or n > 64 * 1024 * 1024:
+    if (c.max_array and n > c.max_array) or n > 64 * 1024 * 1024:
         raise RhaiError("ErrorDataTooLarge", "Size of array/BLOB too large")
     if type(x) in (list, dict, bytearray):
         a.extend(copy_value(x) for _ in range(n - len(a)))
