@@ -65,6 +65,8 @@ class Range:
         return hash((self.start, self.end, self.inclusive))
 
     def __repr__(self) -> str:
+        if self.end == INT_MAX and not self.inclusive:
+            return f"{self.start}.."  # an open-ended range, as Rhai prints it
         return f"{self.start}..{'=' if self.inclusive else ''}{self.end}"
 
 
