@@ -42,8 +42,10 @@ def invoke_method(c: Ctx, name: str, obj: Any, args: list[Any], const: bool) -> 
             return call_fnptr(c, args[0], args[1:], obj)
     elif name == "curry" and t is FnPtr:
         return FnPtr(obj.name, [*obj.curry, *args]), NOTHING
-    fn = c.fns.get((name, len(args)))
-    if fn is not None and (fn.this_type is None or _this_matches(fn.this_type, obj)):
+    fn = c.fns.get((f"{type_of(obj)}.{name}", len(args))) if c.typed_methods else None
+    if fn is None:
+        fn = c.fns.get((name, len(args)))
+    if fn is not None:
         result, this = call_script(c, fn, args, obj)
         return result, this
     hit = find_native(c, name, [obj, *args])
@@ -62,11 +64,6 @@ def invoke_method(c: Ctx, name: str, obj: Any, args: list[Any], const: bool) -> 
     if t is dict and type(obj.get(name)) is FnPtr:
         return call_fnptr(c, obj[name], args, obj)
     raise fn_not_found(name, obj, *args)
-
-
-def _this_matches(this_type: str, obj: Any) -> bool:
-    want = {"int": "i64", "float": "f64", "INT": "i64", "FLOAT": "f64", "String": "string", "str": "string"}
-    return want.get(this_type, this_type) == type_of(obj)
 
 
 class CallCompiler:

@@ -134,8 +134,8 @@ class AST:
         self.hash = hashlib.sha256(source.encode()).hexdigest()
 
     def functions(self) -> list[tuple[str, int]]:
-        """Script functions defined, as (name, arity), closures excluded."""
-        return sorted(k for k in self.compiled.fns if not k[0].startswith("anon$"))
+        """Script functions defined, as (name, arity); closures and typed methods excluded."""
+        return sorted(k for k in self.compiled.fns if not k[0].startswith("anon$") and "." not in k[0])
 
 
 class Engine:

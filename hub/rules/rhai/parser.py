@@ -14,6 +14,15 @@ from .values import Range
 
 __all__ = ["Parser", "Program", "parse"]
 
+_TYPE_NAMES = {
+    "int": "i64",
+    "INT": "i64",
+    "float": "f64",
+    "FLOAT": "f64",
+    "String": "string",
+    "str": "string",
+}
+
 
 class Parser(ExpressionParser):
     """Turns tokens into a resolved tree, enforcing Rhai's syntax rules and depth limits."""
@@ -184,7 +193,8 @@ class Parser(ExpressionParser):
             )
         finally:
             self.fscope, self.depth, self.max_depth, self.loops, self.in_fn = saved
-        key = (name, len(params))
+        # Typed methods (`fn int.f()`) live under "type.name", so each `this` type can have its own.
+        key = (f"{_TYPE_NAMES.get(this_type, this_type)}.{name}" if this_type else name, len(params))
         if key in self.fns:
             raise parse_error(
                 "FnDuplicatedDefinition", f"Function {name} already defined", name_tok.line, name_tok.col

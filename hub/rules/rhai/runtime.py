@@ -128,6 +128,7 @@ class Ctx:
         "scope",
         "step",
         "stepping",
+        "typed_methods",
     )
 
     def __init__(self, engine: Any, fns: dict[tuple[str, int], ScriptFn], scope: Any) -> None:
@@ -137,6 +138,7 @@ class Ctx:
         self.fns = fns
         self.scope = scope
         self.natives: dict[tuple[str, int], Overloads] = engine.natives
+        self.typed_methods = any("." in key[0] for key in fns)
         self.ops = 0
         self.depth = 0
         self.max_ops = opts.max_operations or _INF

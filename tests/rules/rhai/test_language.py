@@ -209,6 +209,11 @@ FUNCTIONS = [
     ("fn double(a) { a *= 2; a } let x = 21; double(x); x", 21, "i64"),
     ("fn push1(a) { a.push(1); a.len() } let a = []; push1(a); a.len()", 0, "i64"),
     ("fn int.triple() { this * 3 } 5.triple()", 15, "i64"),
+    (
+        'fn int.kind() { "int" } fn float.kind() { "float" } fn kind() { "any" } [5.kind(), 5.0.kind(), "s".kind()]',
+        ["int", "float", "any"],
+        "array",
+    ),
     ("const K = 5; fn f() { global::K } f()", 5, "i64"),
     ('let f = Fn("add"); fn add(a, b) { a + b } f.call(1, 2)', 3, "i64"),
     ('fn add(a, b) { a + b } let g = Fn("add").curry(40); g.call(2)', 42, "i64"),
