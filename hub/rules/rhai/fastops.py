@@ -31,6 +31,12 @@ _INT_BODY = {
     "|": "return a | b",
     "^": "return a ^ b",
 }
+# Float fast path per operator: IEEE results that need no checks.
+_FLOAT_BODY = {
+    "+": "return a + b",
+    "-": "return a - b",
+    "*": "return a * b",
+}
 _TEMPLATE = """
 def make(l, r, slow, line, col, KL, KR, MIN, MAX, RhaiError):
     def node(f):
@@ -38,6 +44,7 @@ def make(l, r, slow, line, col, KL, KR, MIN, MAX, RhaiError):
         b = {B}
         if type(a) is int and type(b) is int:
             {BODY}
+        {FLOAT}
         try:
             return slow(f[0], a, b)
         except RhaiError as e:
@@ -84,7 +91,11 @@ def make_binary(
     if maker is None:
         body = _INT_BODY.get(op)
         template = _TEMPLATE if body is not None else _SLOW_TEMPLATE
-        src = template.format(A=_operand(left_kind, "L"), B=_operand(right_kind, "R"), BODY=body)
+        fbody = _FLOAT_BODY.get(op)
+        fast_float = f"elif type(a) is float and type(b) is float:\n            {fbody}" if fbody else ""
+        src = template.format(
+            A=_operand(left_kind, "L"), B=_operand(right_kind, "R"), BODY=body, FLOAT=fast_float
+        )
         namespace: dict[str, Any] = {}
         exec(compile(src, f"<rhai-op {op}>", "exec"), namespace)
         maker = namespace["make"]
