@@ -49,6 +49,7 @@ from hub.judgment.rulesets import (
     resolve_ruleset,
 )
 from hub.judgment.stats import JudgmentStats, compute_stats
+from hub.rules.rhai import sandboxed_engine
 from hub.settings import Settings
 from hub.store.models import Tenant
 
@@ -72,7 +73,7 @@ class JudgmentEngine:
         self._sessions = sessions
         self._settings = settings
         given = script_engine
-        self._rules = RuleRunner((lambda: given) if given is not None else _sandboxed_engine, clock=timer)
+        self._rules = RuleRunner((lambda: given) if given is not None else sandboxed_engine, clock=timer)
         self._owns_http = http_client is None
         self._http = http_client
         self._clock = clock
@@ -396,12 +397,6 @@ class JudgmentEngine:
                 session, caller.tenant_id, name=name, template_type=None, locales=(locale, config.locale)
             )
         return self._prompts.render_arguments(template, arguments)
-
-
-def _sandboxed_engine() -> ScriptEngine:
-    from hub.rules.rhai.engine import sandboxed_engine
-
-    return sandboxed_engine()
 
 
 def _str(value: object) -> str | None:

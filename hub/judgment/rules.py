@@ -17,7 +17,7 @@ from typing import Any, Protocol
 
 from hub.errors import RuleError
 from hub.judgment.verdicts import RESULTS, SEVERITY, Verdict
-from hub.rules.rhai.errors import RhaiError
+from hub.rules.rhai import RhaiError
 
 __all__ = [
     "CompiledScript",
