@@ -122,7 +122,7 @@ class UpstreamGuard:
             task_status.started()
             await stop.wait()
             tg.cancel_scope.cancel()
-        with anyio.CancelScope(shield=True), anyio.move_on_after(2):
+        with anyio.CancelScope(shield=True):
             await self.mirror.flush()
 
     def view(self) -> dict[str, Any]:

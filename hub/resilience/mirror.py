@@ -98,7 +98,10 @@ class ServerMirror:
         while True:
             await self._wake.wait()
             self._wake = anyio.Event()
-            if await self.flush():
+            # Shielded: a write cut off by cancellation would leave its connection unclosed.
+            with anyio.CancelScope(shield=True):
+                ok = await self.flush()
+            if ok:
                 delay = self._interval
             else:
                 delay = min(delay * 2, 5.0)

@@ -145,7 +145,7 @@ class CallLog:
                 if spool is not None and not self._syncing and spool.sync_due(now):
                     self._syncing = True
                     tg.start_soon(self._sync, spool, now)
-            tg.cancel_scope.cancel()
+            self._wake_writer.set()
 
     async def replay(self) -> int:
         """Write what earlier processes left in the spool directory now; the number of rows written."""
@@ -229,6 +229,8 @@ class CallLog:
             with anyio.move_on_after(max(self._interval, self._retry_at - self._clock())):
                 await self._wake_writer.wait()
             self._wake_writer = anyio.Event()
+            if self._closed:
+                return  # aclose writes the rest; a write cut off by cancellation would leak its connection
             async with self._lock:
                 await self._drain(force=False)
 
