@@ -6,19 +6,16 @@ from collections.abc import Callable
 from typing import Any
 
 from . import ast as A
+from .access import get_index, get_prop
 from .errors import RhaiError
 from .fastops import make_binary
 from .ops import BINARY, COMPARE, contains, fn_not_found, negate
 from .parser import Program
+from .places import PlaceCompiler
 from .runtime import (
-    NOTHING,
     Ctx,
     SafeNone,
     ScriptFn,
-    get_index,
-    get_prop,
-    set_index,
-    set_prop,
     to_text,
 )
 from .statements import StatementCompiler, weight
@@ -62,7 +59,7 @@ def _copying(fn: Node) -> Node:
     return node
 
 
-class Compiler(StatementCompiler):
+class Compiler(PlaceCompiler, StatementCompiler):
     """Expression half of the compiler; statements live in ``StatementCompiler``."""
 
     def __init__(self, program: Program, engine: Any) -> None:
@@ -386,127 +383,6 @@ class Compiler(StatementCompiler):
                 raise e.at(line, col) from None
 
         return self._guarded(prop, node, chain)
-
-    # --- lvalues ---------------------------------------------------------------------------
-    def lvalue(self, node: A.Expr) -> tuple[Node, Setter, bool]:
-        """Getter, setter and const-ness of an assignable place."""
-        if isinstance(node, A.Var):
-            return self.var_place(node)
-        if isinstance(node, A.This):
-            get = self.x_This(node)
-
-            def set_this(f: list[Any], v: Any) -> None:
-                f[1] = v
-
-            return get, set_this, False
-        if isinstance(node, A.Index):
-            tget, tset, const = self.lvalue(node.target)
-            index = self.expr(node.index)
-            line, col = node.line, node.col
-
-            def get_i(f: list[Any]) -> Any:
-                try:
-                    return get_index(f[0], tget(f), index(f))
-                except RhaiError as e:
-                    raise e.at(line, col) from None
-
-            safe_i = node.safe
-
-            def set_i(f: list[Any], v: Any) -> None:
-                obj = tget(f)
-                if obj is None and safe_i:
-                    return
-                if const and type(obj) in (list, dict, bytearray):
-                    raise self.const_error(node, line, col)
-                try:
-                    new = set_index(f[0], obj, index(f), v)
-                except RhaiError as e:
-                    raise e.at(line, col) from None
-                if new is not NOTHING:
-                    tset(f, new)
-
-            return get_i, set_i, const
-        if isinstance(node, A.Prop):
-            tget, tset, const = self.lvalue(node.target)
-            name = node.name
-            line, col = node.line, node.col
-
-            def get_p(f: list[Any]) -> Any:
-                try:
-                    return get_prop(f[0], tget(f), name)
-                except RhaiError as e:
-                    raise e.at(line, col) from None
-
-            safe_p = node.safe
-
-            def set_p(f: list[Any], v: Any) -> None:
-                obj = tget(f)
-                if obj is None and safe_p:
-                    return
-                if const:
-                    raise self.const_error(node, line, col)
-                try:
-                    set_prop(f[0], obj, name, v)
-                except RhaiError as e:
-                    raise e.at(line, col) from None
-
-            return get_p, set_p, const
-        get = self.expr(node)
-
-        def no_set(f: list[Any], v: Any) -> None:
-            return None
-
-        return get, no_set, False
-
-    def const_error(self, node: A.Expr, line: int, col: int) -> RhaiError:
-        """ErrorAssignmentToConstant naming the constant at the root of a place."""
-        base = node
-        while isinstance(base, (A.Index, A.Prop)):
-            base = base.target
-        name = base.name if isinstance(base, A.Var) else "this"
-        return RhaiError("ErrorAssignmentToConstant", f"Cannot modify constant {name}", line=line, column=col)
-
-    def var_place(self, node: A.Var) -> tuple[Node, Setter, bool]:
-        """Getter, setter and const-ness of a variable."""
-        d = node.decl
-        name = node.name
-        line, col = node.line, node.col
-        if d is None:
-            get = self.dynamic_var(node)
-
-            in_fn = self.in_fn
-
-            def set_dyn(f: list[Any], v: Any) -> None:
-                bang = f[0].bang
-                if bang is not None and name in bang:
-                    bang[name].v = v
-                    return
-                scope = f[0].scope
-                if scope is None or not scope.contains(name) or in_fn:
-                    raise RhaiError(
-                        "ErrorVariableNotFound", f"Variable not found: {name}", line=line, column=col
-                    )
-                if scope.is_constant(name):
-                    raise RhaiError(
-                        "ErrorAssignmentToConstant", f"Cannot modify constant {name}", line=line, column=col
-                    )
-                scope.set(name, v)
-
-            const_dyn = False
-            return get, set_dyn, const_dyn
-        slot = d.slot
-        const = d.const
-        if d.captured:
-
-            def set_cell(f: list[Any], v: Any) -> None:
-                f[slot].v = v
-
-            return (lambda f: f[slot].v), set_cell, const
-
-        def set_slot(f: list[Any], v: Any) -> None:
-            f[slot] = v
-
-        return (lambda f: f[slot]), set_slot, const
 
 
 def _has_safe(node: A.Expr) -> bool:
