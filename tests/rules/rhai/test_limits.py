@@ -191,3 +191,12 @@ def test_repeated_break_and_continue_do_not_accumulate_tracebacks() -> None:
         depth += 1
         tb = tb.tb_next
     assert depth < 20
+
+
+def test_string_replace_is_sized_before_it_is_built() -> None:
+    script = 'let s = "a"; s.pad(200000, "a"); let t = s; s.replace("a", t); s.len()'
+    start = time.monotonic()
+    with pytest.raises(RhaiError) as info:
+        sandboxed_engine().run(script)
+    assert info.value.kind == "ErrorDataTooLarge"
+    assert time.monotonic() - start < 2

@@ -191,6 +191,11 @@ def _truncate(c: Any, s: str, n: int) -> Mut:
 
 @native("replace", S, STR, STR, pure=False)
 def _replace(c: Any, s: str, a: str, b: str) -> Mut:
+    if c.max_string and len(b) > len(a):
+        # Size the result before building it: 256 KiB replacing each char with 256 KiB is 64 GiB.
+        hits = s.count(a) if a else len(s) + 1
+        if len(s) + hits * (len(b) - len(a)) > c.max_string:
+            raise RhaiError("ErrorDataTooLarge", "Length of string too large")
     new = s.replace(a, b)
     c.check_size(new)
     return Mut(None, new)
