@@ -21,7 +21,7 @@ import sqlalchemy as sa
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from hub.errors import ConfigError, NotFound, StoreError
+from hub.errors import ConfigError, InputError, NotFound, StoreError
 from hub.identity import Caller
 from hub.judgment import cache, records
 from hub.judgment.config import JudgmentConfig
@@ -330,8 +330,9 @@ class JudgmentEngine:
 
     # ------------------------------------------------------------------ reads and the rest
 
-    async def get_judgment(self, caller: Caller, judgment_id: uuid.UUID) -> Judgment:
-        """One judgment of the caller's tenant."""
+    async def get_judgment(self, caller: Caller, judgment_id: uuid.UUID | str) -> Judgment:
+        """One judgment of the caller's tenant (an id from tool arguments may be a string)."""
+        judgment_id = _judgment_id(judgment_id)
         async with self._session("get_judgment") as session:
             return await records.get_judgment(session, caller.tenant_id, judgment_id)
 
@@ -343,7 +344,7 @@ class JudgmentEngine:
     async def feedback(
         self,
         caller: Caller,
-        judgment_id: uuid.UUID,
+        judgment_id: uuid.UUID | str,
         feedback_type: str,
         *,
         corrected_result: str | None = None,
@@ -351,6 +352,7 @@ class JudgmentEngine:
         comment: str | None = None,
     ) -> FeedbackReceipt:
         """Record feedback and, for correct/incorrect/partial, a learning sample."""
+        judgment_id = _judgment_id(judgment_id)
         async with self._session("feedback") as session:
             receipt = await submit_feedback(
                 session,
@@ -397,6 +399,15 @@ class JudgmentEngine:
                 session, caller.tenant_id, name=name, template_type=None, locales=(locale, config.locale)
             )
         return self._prompts.render_arguments(template, arguments)
+
+
+def _judgment_id(value: uuid.UUID | str) -> uuid.UUID:
+    if isinstance(value, uuid.UUID):
+        return value
+    try:
+        return uuid.UUID(value)
+    except (ValueError, TypeError, AttributeError):
+        raise InputError("must be a UUID", where="judgment_id") from None
 
 
 def _str(value: object) -> str | None:

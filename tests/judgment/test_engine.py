@@ -598,7 +598,10 @@ async def test_judgments_are_listed_by_result_line_period_and_method(
     assert [j.id for j in await engine.list_judgments(tenant.admin, JudgmentFilter(method="cache"))] == [c.id]
     window = JudgmentFilter(since=start, until=start.replace(minute=2))
     assert [j.id for j in await engine.list_judgments(tenant.admin, window)] == [b.id, a.id]
-    assert (await engine.get_judgment(tenant.admin, b.id)).as_dict()["result"] == "normal"
+    assert (await engine.get_judgment(tenant.admin, str(b.id))).as_dict()["result"] == "normal"
+    with pytest.raises(InputError) as err:
+        await engine.get_judgment(tenant.admin, "not-an-id")
+    assert err.value.where == "judgment_id"
 
 
 async def test_stats_count_results_methods_latency_cache_hits_and_llm_spend(
