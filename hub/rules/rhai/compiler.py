@@ -16,6 +16,7 @@ from .runtime import (
     Ctx,
     SafeNone,
     ScriptFn,
+    data_size,
     to_text,
 )
 from .statements import StatementCompiler, weight
@@ -174,10 +175,23 @@ class Compiler(PlaceCompiler, StatementCompiler):
         sized = bool(self.opts.max_array_size or self.opts.max_map_size)
 
         def array(f: list[Any]) -> Any:
-            v = [i(f) for i in items]
-            if sized:
-                f[0].check_size(v)
-            return v
+            if not sized:
+                return [i(f) for i in items]
+            # Count as the literal fills, so `[a, a, a, ...]` of big arrays stops at the limit.
+            c = f[0]
+            out = []
+            arrays = maps = 0
+            for i in items:
+                v = i(f)
+                out.append(v)
+                arrays += 1
+                if type(v) is list or type(v) is dict:
+                    more_arrays, more_maps = data_size(v)
+                    arrays += more_arrays
+                    maps += more_maps
+                    c.check_counts(arrays, maps)
+            c.check_counts(arrays, maps)
+            return out
 
         return array
 
@@ -186,10 +200,21 @@ class Compiler(PlaceCompiler, StatementCompiler):
         sized = bool(self.opts.max_array_size or self.opts.max_map_size)
 
         def mapping(f: list[Any]) -> Any:
-            v = {k: i(f) for k, i in items}
-            if sized:
-                f[0].check_size(v)
-            return v
+            if not sized:
+                return {k: i(f) for k, i in items}
+            c = f[0]
+            out = {}
+            arrays = maps = 0
+            for k, i in items:
+                v = out[k] = i(f)
+                maps += 1
+                if type(v) is list or type(v) is dict:
+                    more_arrays, more_maps = data_size(v)
+                    arrays += more_arrays
+                    maps += more_maps
+                    c.check_counts(arrays, maps)
+            c.check_counts(arrays, maps)
+            return out
 
         return mapping
 
@@ -198,9 +223,19 @@ class Compiler(PlaceCompiler, StatementCompiler):
         sized = bool(self.opts.max_string_size)
 
         def interp(f: list[Any]) -> Any:
-            s = "".join([to_text(p(f)) for p in parts])
-            if sized:
-                f[0].check_size(s)
+            if not sized:
+                return "".join([to_text(p(f)) for p in parts])
+            c = f[0]
+            texts = []
+            length = 0
+            for p in parts:
+                text = to_text(p(f))
+                length += len(text)
+                if length > c.max_string:  # characters never outnumber UTF-8 bytes
+                    raise RhaiError("ErrorDataTooLarge", "Length of string too large")
+                texts.append(text)
+            s = "".join(texts)
+            c.check_size(s)
             return s
 
         return interp

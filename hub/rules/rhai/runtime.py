@@ -26,6 +26,7 @@ __all__ = [
     "call_native",
     "call_script",
     "check_grow",
+    "data_size",
     "error_value",
     "iterate",
 ]
@@ -163,6 +164,13 @@ class Ctx:
             if token is not None:
                 raise RhaiError("ErrorTerminated", "Script terminated", value=token)
         self.limit = min(self.max_ops, self.ops + self.step) if self.stepping else self.max_ops
+
+    def check_counts(self, arrays: int, maps: int) -> None:
+        """Raise ErrorDataTooLarge when element or property counts pass their limits."""
+        if self.max_array and arrays > self.max_array:
+            raise RhaiError("ErrorDataTooLarge", "Size of array/BLOB too large")
+        if self.max_map and maps > self.max_map:
+            raise RhaiError("ErrorDataTooLarge", "Size of object map too large")
 
     def check_size(self, v: Any) -> None:
         """Raise ErrorDataTooLarge when a string, array or map outgrows its limit."""

@@ -200,3 +200,21 @@ def test_string_replace_is_sized_before_it_is_built() -> None:
         sandboxed_engine().run(script)
     assert info.value.kind == "ErrorDataTooLarge"
     assert time.monotonic() - start < 2
+
+
+@pytest.mark.parametrize(
+    "script",
+    [
+        "let a = []; a.pad(9000, 0); let b = [" + ", ".join(["a"] * 300) + "];",
+        "let m = #{}; for i in 0..9000 { m[`${i}`] = i; } let n = #{"
+        + ", ".join(f"k{i}: m" for i in range(300))
+        + "};",
+        'let s = ""; s.pad(200000, "x"); let t = `' + "${s}" * 300 + "`;",
+    ],
+)
+def test_literals_and_templates_stop_at_the_limit_while_they_fill(script: str) -> None:
+    start = time.monotonic()
+    with pytest.raises(RhaiError) as info:
+        sandboxed_engine().run(script)
+    assert info.value.kind == "ErrorDataTooLarge"
+    assert time.monotonic() - start < 2
