@@ -435,7 +435,8 @@ def _decode(raw: bytes | None) -> tuple[JsonValue, Literal["json", "text", "base
 
 async def _quietly_stop(client: AIOKafkaProducer | AIOKafkaConsumer) -> None:
     # Stopping talks to the broker (LeaveGroup, flush); a dead broker must not hang aclose().
-    with anyio.move_on_after(5):
+    # Shielded: it also runs while a timed-out or cancelled call unwinds, and must finish then.
+    with anyio.move_on_after(5, shield=True):
         try:
             await client.stop()
         except (KafkaError, OSError):
