@@ -35,7 +35,7 @@ SANDBOX_DEFAULTS: dict[str, Any] = {
     "max_variables": 1_000,
     "max_functions": 256,
     "max_seconds": 1.0,
-    "check_every": 1_000,
+    "check_every": 256,
     "allow_eval": False,
 }
 
