@@ -12,7 +12,7 @@ from typing import Any
 from .errors import RhaiError
 from .values import INT_MAX, INT_MIN
 
-__all__ = ["make_binary", "make_call", "make_while"]
+__all__ = ["make_binary", "make_call", "make_update", "make_while"]
 
 Node = Callable[[list[Any]], Any]
 
@@ -216,4 +216,60 @@ def make_call(fn: Any, args: list[Node], name: str, line: int, col: int, env: tu
         maker = namespace["make"]
         _CALL_MAKERS[key] = maker
     node: Node = maker(fn, args, pad, name, line, col, *env)
+    return node
+
+
+# Compound assignment to a frame slot: ``x op= value`` with the same fast paths as the operators.
+_UPDATE_INT = {
+    "+": "x = a + b\n            if MIN <= x <= MAX:\n                f[slot] = x\n                return",
+    "-": "x = a - b\n            if MIN <= x <= MAX:\n                f[slot] = x\n                return",
+    "*": "x = a * b\n            if MIN <= x <= MAX:\n                f[slot] = x\n                return",
+    "&": "f[slot] = a & b\n            return",
+    "|": "f[slot] = a | b\n            return",
+    "^": "f[slot] = a ^ b\n            return",
+}
+_UPDATE_TEMPLATE = """
+def make(slot, r, slow, line, col, KR, MIN, MAX, RhaiError):
+    def node(f):
+        a = f[slot]
+        b = {B}
+        if type(a) is int and type(b) is int:
+            {BODY}
+        {FLOAT}
+        try:
+            f[slot] = slow(f[0], a, b)
+        except RhaiError as e:
+            raise e.at(line, col)
+    return node
+"""
+_UPDATE_MAKERS: dict[tuple[str, str], Callable[..., Node]] = {}
+
+
+def make_update(
+    op: str,
+    slot: int,
+    right_kind: str,
+    right: Node,
+    kr: Any,
+    slow: Callable[[Any, Any, Any], Any],
+    line: int,
+    col: int,
+) -> Node:
+    """``slot op= right`` with integer and float fast paths; ``slow`` handles every other type."""
+    key = (op, right_kind)
+    maker = _UPDATE_MAKERS.get(key)
+    if maker is None:
+        body = _UPDATE_INT.get(op, "pass")
+        fbody = _FLOAT_BODY.get(op)
+        fast_float = (
+            f"elif type(a) is float and type(b) is float:\n            f[slot] = {fbody[7:]}\n            return"
+            if fbody
+            else ""
+        )
+        src = _UPDATE_TEMPLATE.format(B=_operand(right_kind, "R"), BODY=body, FLOAT=fast_float)
+        namespace: dict[str, Any] = {}
+        exec(compile(src, f"<rhai-update {op}>", "exec"), namespace)
+        maker = namespace["make"]
+        _UPDATE_MAKERS[key] = maker
+    node: Node = maker(slot, right, slow, line, col, kr, INT_MIN, INT_MAX, RhaiError)
     return node

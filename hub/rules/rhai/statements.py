@@ -8,7 +8,7 @@ from typing import Any
 from . import ast as A
 from .calls import CallCompiler
 from .errors import RhaiError
-from .fastops import make_while
+from .fastops import make_update, make_while
 from .ops import BINARY, COMPARE, add
 from .runtime import CONTINUE, BreakSig, ContinueSig, Ctx, ReturnSig, check_grow, error_value, iterate
 from .values import INT_MAX, INT_MIN, Cell, Char, Range, display, type_of
@@ -188,13 +188,12 @@ class StatementCompiler(CallCompiler):
 
                 return bump
 
-            def update(f: list[Any]) -> Any:
-                try:
-                    f[slot] = compound(f[0], op, f[slot], value(f))
-                except RhaiError as e:
-                    raise e.at(line, col) from None
+            rk, kr = self._shape(node.value)
 
-            return update
+            def slow(c: Any, a: Any, b: Any) -> Any:
+                return compound(c, op, a, b)
+
+            return make_update(op, slot, rk, value, kr, slow, line, col)
         get, set_, _const = self.lvalue(target)
         if op is None:
 
@@ -380,6 +379,29 @@ class StatementCompiler(CallCompiler):
         cshared = counter is not None and counter.captured
         line, col = node.line, node.col
 
+        if counter is None and not shared:
+
+            def for_plain(f: list[Any]) -> Any:
+                c = f[0]
+                try:
+                    items = iterate(iterable(f))
+                except RhaiError as e:
+                    raise e.at(line, col) from None
+                for v in items:
+                    c.ops += wi
+                    if c.ops > c.limit:
+                        c.tick()
+                    f[slot] = v
+                    try:
+                        body(f)
+                    except BreakSig as b:
+                        return b.value
+                    except ContinueSig:
+                        pass
+                return None
+
+            return for_plain
+
         def for_(f: list[Any]) -> Any:
             c = f[0]
             try:
@@ -387,7 +409,9 @@ class StatementCompiler(CallCompiler):
             except RhaiError as e:
                 raise e.at(line, col) from None
             cell = f[slot] = Cell(None) if shared else None
-            ccell = f[cslot] = Cell(None) if cshared else None
+            ccell = None
+            if cslot >= 0:
+                ccell = f[cslot] = Cell(None) if cshared else None
             for i, v in enumerate(items):
                 c.ops += wi
                 if c.ops > c.limit:
