@@ -244,6 +244,8 @@ class JudgmentEngine:
                     script_hash=chosen.script_hash,
                     metrics=data.metrics,
                     context=data.context,
+                    # A declared input schema (checked above) is authoritative; else the script's reads.
+                    require_metrics=not self._schemas.declares(ruleset),
                 )
             if plan.outcome.failures:
                 plan.degraded.append(

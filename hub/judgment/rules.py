@@ -9,13 +9,14 @@ limits is recorded as a failure in the trace and the others still count.
 from __future__ import annotations
 
 import hashlib
+import re
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from hub.errors import RuleError
+from hub.errors import InputError, RuleError
 from hub.judgment.verdicts import RESULTS, SEVERITY, Verdict
 from hub.rules.rhai import RhaiError
 
@@ -27,8 +28,31 @@ __all__ = [
     "RuleRunner",
     "ScriptEngine",
     "rule_functions",
+    "script_inputs",
     "script_key",
 ]
+
+
+_METRIC_REF = re.compile(r"\bmetrics(\??)(?:\.([A-Za-z_][A-Za-z0-9_]*)|\[\s*\"([^\"]+)\"\s*\])")
+_CONTEXT_REF = re.compile(r"\bcontext\??(?:\.([A-Za-z_][A-Za-z0-9_]*)|\[\s*\"([^\"]+)\"\s*\])")
+_IN_GUARD = re.compile(r"\"([^\"]+)\"\s+in\s+metrics\b")
+_DEFAULTED = re.compile(r"\bmetrics\??\.([A-Za-z_][A-Za-z0-9_]*)\s*\?\?")
+
+
+def script_inputs(script: str) -> tuple[list[str], list[str], list[str]]:
+    """``(metrics, required_metrics, context_keys)`` a script reads, in first-use order.
+
+    Read from the source text, so it is a conservative guess: a metric is optional when the script
+    tests ``"name" in metrics``, reads it with ``?.`` or gives it a default with ``??``.
+    """
+    metrics: dict[str, bool] = {}
+    for optional_access, dotted, quoted in _METRIC_REF.findall(script):
+        name = dotted or quoted
+        metrics[name] = metrics.get(name, False) or bool(optional_access)
+    optional = set(_IN_GUARD.findall(script)) | set(_DEFAULTED.findall(script))
+    optional |= {name for name, opt in metrics.items() if opt}
+    context = list(dict.fromkeys(a or b for a, b in _CONTEXT_REF.findall(script)))
+    return list(metrics), [m for m in metrics if m not in optional], context
 
 
 def rule_functions(ast: CompiledScript) -> tuple[str, ...]:
@@ -201,7 +225,8 @@ class RuleRunner:
         # Built on first use: a hub whose tenants judge only with LLMs never loads the interpreter.
         self._make_engine = engine
         self._engine_instance: ScriptEngine | None = None
-        self._asts: OrderedDict[str, tuple[CompiledScript, tuple[str, ...]]] = OrderedDict()
+        # key -> (AST, rule names, metrics the rules need), all derived once per compile.
+        self._asts: OrderedDict[str, tuple[CompiledScript, tuple[str, ...], tuple[str, ...]]] = OrderedDict()
         self._cache_size = cache_size
         self._clock = clock
 
@@ -215,7 +240,9 @@ class RuleRunner:
         """Whether the script under ``key`` (see ``script_key``) is compiled, so its text need not be loaded."""
         return key in self._asts
 
-    def _compiled(self, key: str, script: str | None) -> tuple[CompiledScript, tuple[str, ...]]:
+    def _compiled(
+        self, key: str, script: str | None
+    ) -> tuple[CompiledScript, tuple[str, ...], tuple[str, ...]]:
         entry = self._asts.get(key)
         if entry is not None:
             self._asts.move_to_end(key)
@@ -223,7 +250,7 @@ class RuleRunner:
         if script is None:
             raise RuleError("the script is not compiled and its text was not loaded")
         ast = self._engine.compile(script)
-        entry = (ast, rule_functions(ast))
+        entry = (ast, rule_functions(ast), tuple(script_inputs(script)[1]))
         self._asts[key] = entry
         if len(self._asts) > self._cache_size:
             self._asts.popitem(last=False)
@@ -240,6 +267,7 @@ class RuleRunner:
         script_hash: str | None,
         metrics: Mapping[str, Any],
         context: Mapping[str, Any],
+        require_metrics: bool = False,
     ) -> RuleOutcome:
         """Run every rule; Rhai errors become failures, never exceptions.
 
@@ -249,12 +277,19 @@ class RuleRunner:
         """
         started = self._clock()
         try:
-            ast, names = self._compiled(script_key(ruleset_id, version, script, script_hash), script)
+            ast, names, needed = self._compiled(script_key(ruleset_id, version, script, script_hash), script)
         except RuleError as exc:
             failure = _failure("*", exc)
             return RuleOutcome(
                 ruleset_id, ruleset_name, version, canary, (), (failure,), 0, _ms(started, self._clock())
             )
+        if require_metrics:
+            missing = next((m for m in needed if m not in metrics), None)
+            if missing is not None:
+                # The rules would fail on a unit value; the caller deserves the field's name instead.
+                raise InputError(
+                    f"is required by rule set '{ruleset_name}'", where=f"input.metrics.{missing}"
+                )
         hits: list[RuleHit] = []
         failures: list[RuleFailure] = []
         if not names:

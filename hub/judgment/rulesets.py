@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from hub.errors import ConfigError, Conflict, InputError, NotFound
 from hub.judgment.inputs import JudgmentInput, RulesetSelector, canonical_json, input_schema
 from hub.judgment.routing import DeploymentView, Route, choose_version
+from hub.judgment.rules import script_inputs
 from hub.store.models import RuleDeployment, RuleScript, Ruleset
 
 __all__ = [
@@ -26,7 +27,6 @@ __all__ = [
     "describe_active_rulesets",
     "load_script",
     "resolve_ruleset",
-    "script_inputs",
     "tool_name_for",
 ]
 
@@ -164,6 +164,11 @@ class InputSchemas:
         self._validators: dict[str, Draft202012Validator] = {}
         self._cache_size = cache_size
 
+    @staticmethod
+    def declares(ruleset: Ruleset) -> bool:
+        """Whether the rule set declares an input schema in its metadata."""
+        return isinstance((ruleset.metadata_ or {}).get("input_schema"), Mapping)
+
     def check(self, ruleset: Ruleset, data: JudgmentInput) -> None:
         """``InputError`` naming the first offending field (``input.metrics.defect_rate``)."""
         schema = (ruleset.metadata_ or {}).get("input_schema")
@@ -196,9 +201,6 @@ class InputSchemas:
             raise InputError(error.message, where=where)
 
 
-_METRIC_REF = re.compile(r"\bmetrics(?:\.([A-Za-z_][A-Za-z0-9_]*)|\[\s*\"([^\"]+)\"\s*\])")
-_CONTEXT_REF = re.compile(r"\bcontext(?:\.([A-Za-z_][A-Za-z0-9_]*)|\[\s*\"([^\"]+)\"\s*\])")
-_GUARD = re.compile(r"\"([^\"]+)\"\s+in\s+metrics\b")
 _TOOL_NAME_BAD = re.compile(r"[^a-zA-Z0-9_-]")
 
 
@@ -213,17 +215,6 @@ class RulesetTool:
     target_kpi: str
     version: int | None
     input_schema: Mapping[str, Any]
-
-
-def script_inputs(script: str) -> tuple[list[str], list[str], list[str]]:
-    """``(metrics, required_metrics, context_keys)`` a script reads, in first-use order.
-
-    A metric the script tests with ``"name" in metrics`` is optional: the rule copes without it.
-    """
-    metrics = list(dict.fromkeys(a or b for a, b in _METRIC_REF.findall(script)))
-    guarded = set(_GUARD.findall(script))
-    context = list(dict.fromkeys(a or b for a, b in _CONTEXT_REF.findall(script)))
-    return metrics, [m for m in metrics if m not in guarded], context
 
 
 def tool_name_for(ruleset_name: str) -> str:

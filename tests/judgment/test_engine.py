@@ -18,6 +18,7 @@ from hub.identity import Caller
 from hub.judgment import (
     JudgmentEngine,
     JudgmentFilter,
+    JudgmentInput,
     JudgmentRequest,
     LLMRequest,
     RulesetSelector,
@@ -655,3 +656,19 @@ async def test_a_reused_script_hash_never_runs_another_tenants_script(
     engine = make_engine()
     assert (await engine.execute(ours.operator, request(defect_input()))).explanation == "ours"
     assert (await engine.execute(theirs.operator, request(defect_input()))).explanation == "theirs"
+
+
+async def test_a_metric_the_rules_read_unguarded_is_required_by_name(
+    sessions: async_sessionmaker[AsyncSession], make_engine: EngineFactory
+) -> None:
+    tenant = await tenant_with_rules(sessions)
+    engine = make_engine()
+    data = JudgmentInput("L01", "day", "2025-01-26", {"oee": 0.4})
+    with pytest.raises(InputError) as err:
+        await engine.execute(tenant.operator, request(data))
+    assert err.value.where == "input.metrics.defect_rate"
+    # oee is guarded with `"oee" in metrics`, so an input without it is fine.
+    judged = await engine.execute(
+        tenant.operator, request(JudgmentInput("L01", "day", "2025-01-26", {"defect_rate": 0.09}))
+    )
+    assert judged.result == "critical"

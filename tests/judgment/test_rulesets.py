@@ -9,7 +9,7 @@ from jsonschema import Draft202012Validator
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from hub.judgment import EXECUTE_ARGUMENTS_SCHEMA, JudgmentEngine, tool_name_for
-from hub.judgment.rulesets import script_inputs
+from hub.judgment.rules import script_inputs
 from hub.settings import Settings
 from tests.judgment.support import DEFECT_RULES, defect_input, make_ruleset, make_tenant
 
@@ -66,3 +66,10 @@ async def test_each_active_rule_set_is_described_with_its_input_schema(
     assert set(schema["properties"]["metrics"]["properties"]) == {"defect_rate", "oee"}
     Draft202012Validator(schema).validate(defect_input().as_dict())
     assert tools[1].input_schema == declared
+
+
+def test_defaulted_and_optional_reads_make_a_metric_optional() -> None:
+    script = (
+        'fn judge_x(metrics, context) { let a = metrics.a ?? 1; let b = metrics?.b; let c = metrics["c"]; }'
+    )
+    assert script_inputs(script) == (["a", "b", "c"], ["c"], [])
