@@ -7,6 +7,7 @@ Rhai's own published figures (2.6 GHz): 1M-iteration loop 0.13-0.2 s; fib(28) fi
 
 from __future__ import annotations
 
+import os
 import statistics
 import sys
 import time
@@ -59,6 +60,10 @@ def py_fib(n: int) -> int:
 
 
 def main() -> None:
+    load = os.getloadavg()[0]
+    print(
+        f"CPython {sys.version.split()[0]}, {os.cpu_count()} CPUs, load average {load:.1f} (absolute times scale with load)"
+    )
     engine = Engine(max_call_levels=64)
     compile_s = median_seconds(lambda: engine.compile(RULE), repeat=50)
     ast = engine.compile(RULE)
