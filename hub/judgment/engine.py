@@ -31,6 +31,7 @@ from hub.judgment.llm import LLMAnswer, LLMProvider, LLMRequest, SampleFn, ask_f
 from hub.judgment.plans import Plan, decide, from_cache
 from hub.judgment.prompts import (
     ANSWER_FORMAT,
+    DEFAULT_TEMPLATE,
     PromptInfo,
     PromptRenderer,
     RenderedPrompt,
@@ -262,14 +263,23 @@ class JudgmentEngine:
         if template_name is None and ruleset is not None:
             named = (ruleset.metadata_ or {}).get("prompt_template")
             template_name = named if isinstance(named, str) else None
+        template_name = template_name or config.prompt_template
+        locales = (request.policy.locale, config.locale)
         try:
-            template = await load_template(
-                session,
-                caller.tenant_id,
-                name=template_name or config.prompt_template,
-                locales=(request.policy.locale, config.locale),
-                ab_key=(data.line_code, data.shift),
-            )
+            try:
+                template = await load_template(
+                    session,
+                    caller.tenant_id,
+                    name=template_name,
+                    locales=locales,
+                    ab_key=(data.line_code, data.shift),
+                )
+            except NotFound:
+                if request.policy.prompt_template is not None:
+                    raise  # the caller named it: that is the caller's error
+                # A rule set or tenant setting names a retired template: judge with the default.
+                plan.degraded.append(f"prompt template '{template_name}' is not active; used the default")
+                template = DEFAULT_TEMPLATE
             plan.prompt = self._prompts.render(template, self._variables(request, plan.outcome))
         except ConfigError as exc:
             plan.provider = None

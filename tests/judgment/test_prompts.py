@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from hub.errors import ConfigError, InputError, NotFound
-from hub.judgment import DEFAULT_TEMPLATE, JudgmentEngine
+from hub.judgment import DEFAULT_TEMPLATE, JudgmentEngine, JudgmentPolicy, JudgmentRequest, RulesetSelector
 from hub.judgment.prompts import PromptRenderer
 from hub.settings import Settings
 from tests.judgment.conftest import Clock
@@ -174,3 +174,25 @@ async def test_ab_test_groups_split_lines_deterministically(
             groups.setdefault(line, set()).add(judgment.llm_metadata["a_b_test_group"])
     assert all(len(g) == 1 for g in groups.values())
     assert {next(iter(g)) for g in groups.values()} == {"control", "variant_a"}
+
+
+async def test_a_retired_template_named_by_the_rule_set_falls_back_to_the_default(
+    engine: JudgmentEngine, sessions: async_sessionmaker[AsyncSession], llm: LLMServer
+) -> None:
+    tenant = await make_tenant(sessions, {"llm_config": {"model": "valid"}})
+    await make_ruleset(sessions, tenant.id, metadata={"prompt_template": "retired"})
+    judgment = await engine.execute(tenant.operator, request(defect_input(0.055)))
+    assert judgment.method_used == "hybrid"
+    assert judgment.llm_metadata is not None
+    assert judgment.llm_metadata["prompt_template_id"] == "judgment_default_v1"
+    assert judgment.degraded is not None
+    assert "retired" in judgment.degraded
+    with pytest.raises(NotFound):
+        await engine.execute(
+            tenant.operator,
+            JudgmentRequest(
+                defect_input(0.055),
+                RulesetSelector(name="defect_rules"),
+                JudgmentPolicy(prompt_template="nope"),
+            ),
+        )
