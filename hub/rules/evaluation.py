@@ -8,6 +8,7 @@ points, same verdict validation, same "most severe hit wins" combination.
 from __future__ import annotations
 
 import functools
+import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -61,6 +62,11 @@ class CompileReport:
     problem: ScriptProblem | None = None
 
 
+# Tests and conflict sweeps run in worker threads, and the runner's compiled-script LRU is not
+# thread-safe. The work is CPU-bound under the GIL, so serialising it costs next to nothing.
+_LOCK = threading.Lock()
+
+
 @functools.cache
 def _engine() -> ScriptEngine:
     # One engine per process: compiling and calling keep no per-script state outside the AST.
@@ -79,7 +85,8 @@ def compile_script(script: str) -> CompileReport:
     with another number of parameters is named in the message, since it is almost always the mistake.
     """
     try:
-        ast = _engine().compile(script)
+        with _LOCK:
+            ast = _engine().compile(script)
     except RhaiError as exc:
         root = exc.root
         return CompileReport("failed", (), ScriptProblem(root.kind, root.message, root.line, root.column))
@@ -104,13 +111,14 @@ def run_version(
     context: Mapping[str, Any],
 ) -> RuleOutcome:
     """Every rule of one version on one input; script errors are failures in the outcome, never raised."""
-    return _runner().run(
-        ruleset_id=ruleset_id,
-        ruleset_name=ruleset_name,
-        version=version,
-        canary=False,
-        script=script,
-        script_hash=script_hash,
-        metrics=metrics,
-        context=context,
-    )
+    with _LOCK:
+        return _runner().run(
+            ruleset_id=ruleset_id,
+            ruleset_name=ruleset_name,
+            version=version,
+            canary=False,
+            script=script,
+            script_hash=script_hash,
+            metrics=metrics,
+            context=context,
+        )

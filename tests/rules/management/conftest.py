@@ -12,7 +12,6 @@ import asyncio
 import os
 import secrets
 from collections.abc import AsyncIterator, Coroutine, Iterator
-from pathlib import Path
 from typing import Any, TypeVar
 
 import asyncpg
@@ -74,21 +73,42 @@ def postgres_url() -> Iterator[str]:
         _run(_admin(admin_dsn, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+@pytest.fixture(scope="module")
+def anyio_backend() -> str:
+    """The hub runs on asyncio; module scope lets one hub serve a module's tests."""
+    return "asyncio"
+
+
+@pytest.fixture(scope="module", params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
 def database_url(request: pytest.FixtureRequest) -> str:
     """A migrated database, once SQLite and once PostgreSQL."""
     return str(request.getfixturevalue("sqlite_url" if request.param == "sqlite" else "postgres_url"))
 
 
-@pytest.fixture
-def changes() -> Changes:
-    """Records the tenants whose rule sets changed, as the MCP face would be told."""
+@pytest.fixture(scope="module")
+def module_changes() -> Changes:
+    """The callback's record for the module's hub."""
     return Changes()
 
 
 @pytest.fixture
-async def app(database_url: str, tmp_path: Path, changes: Changes) -> AsyncIterator[App]:
-    """A real hub on the database with the rule-management family registered."""
+def changes(module_changes: Changes) -> Changes:
+    """Records the tenants whose rule sets changed, as the MCP face would be told; empty per test."""
+    module_changes.tenants.clear()
+    return module_changes
+
+
+@pytest.fixture(scope="module")
+async def app(
+    database_url: str, tmp_path_factory: pytest.TempPathFactory, module_changes: Changes
+) -> AsyncIterator[App]:
+    """A real hub on the database with the rule-management family registered, shared by a module.
+
+    Starting a hub registers its own tools in every active tenant, and the tests' tenants pile up
+    in the shared database, so one hub per test would make the suite quadratic. Tests stay
+    independent by working in tenants of their own.
+    """
+    tmp_path = tmp_path_factory.mktemp("hub")
     settings = Settings(
         data_dir=tmp_path,
         database_url=database_url,
@@ -98,7 +118,7 @@ async def app(database_url: str, tmp_path: Path, changes: Changes) -> AsyncItera
     )
     async with open_app(settings, migrate=False) as hub:
         # The composition root may already register the family (without a callback): replace it.
-        family = rules.tools(on_rulesets_changed=changes.record)
+        family = rules.tools(on_rulesets_changed=module_changes.record)
         for spec in family:
             hub.dispatcher.remove(spec.name)
         hub.dispatcher.add(family)
