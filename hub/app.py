@@ -158,6 +158,15 @@ class App:
                 for name, tid in ids.items():
                     self._tool_ids[(tenant_id, toolrows.HUB_SERVER_NAME, name)] = tid
 
+    async def reload(self) -> dict[str, object]:
+        """Apply ``mcp.json`` again and pick up servers changed in the database by other processes."""
+        config = load_config(self.settings.config_file)
+        self.config = config
+        servers_report = await self.upstreams.apply_config(config, SYSTEM)
+        synced = await self.upstreams.sync_from_store()
+        connectors_report = await self.connectors.apply_config(config, SYSTEM)
+        return {"servers": servers_report, "store": synced, "connectors": connectors_report}
+
     async def own_prompts(self, caller: Caller) -> list[types.Prompt]:
         """Prompts the hub itself serves (the active judgment prompt templates)."""
         provider = self.prompt_provider

@@ -17,6 +17,7 @@ import anyio
 import typer
 
 from hub import __version__
+from hub.cli_servers import servers_cli
 from hub.config import load_config
 from hub.errors import ConfigError, HubError, InputError
 from hub.settings import Settings
@@ -34,12 +35,13 @@ cli = typer.Typer(
 )
 db_cli = typer.Typer(help="Create, upgrade or downgrade the hub's database.", no_args_is_help=True)
 keys_cli = typer.Typer(help="Make and revoke API keys.", no_args_is_help=True)
-config_cli = typer.Typer(help="Check mcp.json.", no_args_is_help=True)
+config_cli = typer.Typer(help="Check mcp.json, or make a running hub reload it.", no_args_is_help=True)
 users_cli = typer.Typer(help="Add users to a tenant.", no_args_is_help=True)
 cli.add_typer(db_cli, name="db")
 cli.add_typer(keys_cli, name="keys")
 cli.add_typer(config_cli, name="config")
 cli.add_typer(users_cli, name="users")
+cli.add_typer(servers_cli, name="servers")
 
 
 class Role(StrEnum):
@@ -233,6 +235,32 @@ def users_add(
 
     row = _run(add)
     typer.echo(f"added {row['username']} ({row['role']}) to {tenant}: {row['id']}")
+
+
+@config_cli.command("reload")
+def config_reload() -> None:
+    """Make the running hub (found through its pid file in HUB_DATA_DIR) re-apply mcp.json (SIGHUP)."""
+    import os
+    import signal
+
+    from hub.server.run import PID_FILE
+
+    settings = _settings()
+    path = settings.data_dir / PID_FILE
+
+    async def send() -> str:
+        if not path.exists():
+            raise ConfigError(f"no running hub: {path} does not exist")
+        # Check the file first so a bad one is not found only after the running hub refuses it.
+        load_config(settings.config_file)
+        pid = int(path.read_text().strip())
+        try:
+            os.kill(pid, signal.SIGHUP)
+        except ProcessLookupError as exc:
+            raise ConfigError(f"no running hub: process {pid} from {path} is gone") from exc
+        return f"asked hub process {pid} to reload {settings.config_file}"
+
+    typer.echo(_run(send))
 
 
 @config_cli.command("check")

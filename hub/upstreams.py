@@ -29,6 +29,8 @@ from hub.errors import Conflict, HubError, NotFound, UpstreamUnavailable
 from hub.identity import Caller
 from hub.proxy import Forwarder, Snapshot, Upstream, UpstreamSpec
 from hub.redaction import cap_json
+from hub.resilience import UpstreamGuard, is_idempotent
+from hub.settings import Settings
 from hub.store import servers as server_rows
 from hub.store.servers import ServerRecord, ToolDefinition
 from hub.tools.base import ToolContext
@@ -114,14 +116,19 @@ class UpstreamTool:
             progress = forward
 
         meta = hop_meta(ctx.meta)
-        result = await upstream.call_tool(
-            self.tool_name,
-            arguments,
-            meta=meta or None,
-            progress_callback=progress,
-            timeout_seconds=timeout,
-            forwarder=forwarder if isinstance(forwarder, Forwarder) else None,
-        )
+
+        async def request() -> types.CallToolResult | types.InputRequiredResult:
+            return await upstream.call_tool(
+                self.tool_name,
+                arguments,
+                meta=meta or None,
+                progress_callback=progress,
+                timeout_seconds=timeout,
+                forwarder=forwarder if isinstance(forwarder, Forwarder) else None,
+            )
+
+        guard = self.live.guard
+        result = await (guard.call(request, idempotent=is_idempotent(self.tool)) if guard else request())
         if isinstance(result, types.InputRequiredResult):
             return Passthrough(result, False, {"input_required": True})
         log_value = cap_json(result.model_dump(mode="json", by_alias=True, exclude_none=True), 64 * 1024)
@@ -138,6 +145,8 @@ class LiveServer:
     stopped: anyio.Event = field(default_factory=anyio.Event)
     held: set[str] = field(default_factory=set)
     tools: dict[str, UpstreamTool] = field(default_factory=dict)
+    # Breaker, health check, state mirror and retries (hub.resilience); attached by start().
+    guard: UpstreamGuard | None = None
 
     @property
     def prefix(self) -> str:
@@ -275,6 +284,24 @@ class UpstreamRegistry:
         for record in records:
             await self.start(record)
 
+    async def sync_from_store(self) -> dict[str, list[str]]:
+        """Start active servers that are not live and stop live ones no longer active (after a reload)."""
+        async with self._app.sessions() as session:
+            records = await server_rows.list_servers(session, self._app.cipher)
+        report: dict[str, list[str]] = {"started": [], "stopped": []}
+        for record in records:
+            live = self.live(record.tenant_id, record.name)
+            if record.status == "active" and (live is None or live.record.entry != record.entry):
+                try:
+                    await self.start(record)
+                    report["started"].append(record.name)
+                except HubError as exc:
+                    log.warning("server %s: %s", record.name, exc)
+            elif record.status != "active" and live is not None:
+                await self.stop(record.tenant_id, record.name)
+                report["stopped"].append(record.name)
+        return report
+
     async def start(self, record: ServerRecord) -> LiveServer:
         """Start (or restart) one upstream from its record."""
         key = (record.tenant_id, record.name)
@@ -285,12 +312,28 @@ class UpstreamRegistry:
             raise UpstreamUnavailable("the hub is shutting down", where=record.name)
         self.check_prefix(record.tenant_id, record.name, record.prefix)
         upstream = Upstream.from_spec(
-            spec_of(record.name, record.entry, self._app),
+            spec_of(record.name, record.entry, self._app.settings),
             on_change=lambda snap, rec=record: self._on_change(rec, snap),
         )
-        live = LiveServer(record, upstream)
+        # One limiter for every live server's health checks: found on the others, made by the first.
+        limiter = next(
+            (lv.guard.health.limiter for lv in self._live.values() if lv.guard is not None),
+            None,
+        ) or anyio.CapacityLimiter(self._app.settings.health_concurrency)
+        guard = UpstreamGuard.build(
+            server_id=record.id,
+            tenant_id=record.tenant_id,
+            name=record.name,
+            entry=record.entry,
+            upstream=upstream,
+            settings=self._app.settings,
+            sessions=self._app.sessions,
+            limiter=limiter,
+        )
+        live = LiveServer(record, upstream, guard=guard)
         self._live[key] = live
         await self._tg.start(self._host, live)
+        await self._tg.start(guard.run, live.stop)
         return live
 
     async def stop(self, tenant_id: uuid.UUID, name: str) -> None:
@@ -431,9 +474,8 @@ class UpstreamRegistry:
         return report
 
 
-def spec_of(name: str, entry: ServerEntry, app: App) -> UpstreamSpec:
+def spec_of(name: str, entry: ServerEntry, settings: Settings) -> UpstreamSpec:
     """The proxy's spec for a server entry, with ``${ENV}`` references resolved."""
-    settings = app.settings
     timeout = entry.timeout_seconds or settings.call_timeout_seconds
     connect_timeout = entry.connect_timeout_seconds or settings.connect_timeout_seconds
     mode: Literal["legacy", "auto"] = "auto" if entry.protocol_era in ("auto", "modern") else "legacy"
