@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
+import anyio
 import jsonschema
 import orjson
 
@@ -54,6 +55,13 @@ class CallOutcome:
         if self.error is not None:
             return False
         return not (self.passthrough is not None and self.passthrough.is_error)
+
+
+class Cancelled(HubError):
+    """The caller cancelled the call (or its own timeout did) before it finished."""
+
+    def __init__(self) -> None:
+        super().__init__("cancelled by the caller")
 
 
 class RoutedTool(Protocol):
@@ -182,6 +190,12 @@ class Dispatcher:
                 outcome = CallOutcome(trace_id, passthrough=await routed.invoke(ctx, args))
         except HubError as exc:
             outcome = CallOutcome(trace_id, error=exc)
+        except anyio.get_cancelled_exc_class():
+            # The caller cancelled or timed out: the call still happened and is logged as failed.
+            with anyio.CancelScope(shield=True):
+                latency_ms = int((time.perf_counter() - started) * 1000)
+                await self._log(caller, server, tool, args, CallOutcome(trace_id, error=Cancelled()), latency_ms)
+            raise
         latency_ms = int((time.perf_counter() - started) * 1000)
         await self._log(caller, server, tool, args, outcome, latency_ms)
         if isinstance(outcome.error, PermissionDenied):

@@ -239,3 +239,82 @@ async def test_each_downstream_face_proxies_an_upstream_and_logs_the_call(tmp_pa
     assert log_rows(tmp_path / "hub.sqlite3", "echo") == [
         (1, log_rows(tmp_path / "hub.sqlite3", "echo")[0][1])
     ]
+
+
+async def test_resources_prompts_and_completion_are_proxied_under_unique_names(tmp_path: Path) -> None:
+    server = EchoServer("stdio", many=0)
+    async with (
+        hub_app(tmp_path, {"mcpServers": {"echo": entry_for(server)}}) as app,
+        Client(build_server(app), mode="legacy") as client,
+    ):
+        await wait_for_tool(client, "echo__echo")
+        uris = [str(r.uri) for r in (await client.list_resources()).resources]
+        assert uris == ["hub://echo/test://static"]
+        read = await client.read_resource("hub://echo/test://static")
+        assert read.contents
+        templates = [t.uri_template for t in (await client.list_resource_templates()).resource_templates]
+        assert templates == ["hub://echo/test://item/{id}"]
+        prompts = [p.name for p in (await client.list_prompts()).prompts]
+        assert "echo__greet" in prompts
+        got = await client.get_prompt("echo__greet", {"name": "ann"})
+        assert got.messages
+        done = await client.complete(
+            types.PromptReference(type="ref/prompt", name="echo__greet"), {"name": "name", "value": "al"}
+        )
+        assert done.completion.values == ["alice", "albert"]
+
+
+async def test_an_upstream_tool_list_change_reaches_the_caller_and_the_catalog(tmp_path: Path) -> None:
+    server = EchoServer("stdio", many=0)
+    changed = anyio.Event()
+
+    async def on_message(message: object) -> None:
+        if isinstance(message, types.ToolListChangedNotification):
+            changed.set()
+
+    async with (
+        hub_app(tmp_path, {"mcpServers": {"echo": entry_for(server)}}) as app,
+        Client(build_server(app), mode="legacy", message_handler=on_message) as client,
+    ):
+        await wait_for_tool(client, "echo__echo")
+        assert not (await client.call_tool("echo__grow", {})).is_error
+        with anyio.fail_after(15):
+            await changed.wait()
+        await wait_for_tool(client, "echo__extra0")
+
+
+async def test_a_cancelled_call_cancels_the_upstream_request_and_is_still_logged(tmp_path: Path) -> None:
+    server = EchoServer("stdio", many=0)
+    async with (
+        hub_app(tmp_path, {"mcpServers": {"echo": entry_for(server)}}) as app,
+        Client(build_server(app), mode="legacy") as client,
+    ):
+        await wait_for_tool(client, "echo__hang")
+        with anyio.move_on_after(0.5):
+            await client.call_tool("echo__hang", {})
+        # The upstream saw the cancellation: its counter answers once the hang was cancelled.
+        with anyio.fail_after(15):
+            counted = await client.call_tool("echo__cancellations", {})
+        assert counted.content[0] == types.TextContent(type="text", text="1")
+        await app.calllog.flush()
+    assert log_rows(tmp_path / "hub.sqlite3", "hang") == [
+        (0, log_rows(tmp_path / "hub.sqlite3", "hang")[0][1])
+    ]
+
+
+async def test_usage_figures_of_upstream_tools_are_kept_in_mcp_tools(tmp_path: Path) -> None:
+    server = EchoServer("stdio", many=0)
+    async with (
+        hub_app(tmp_path, {"mcpServers": {"echo": entry_for(server)}}) as app,
+        Client(build_server(app), mode="legacy") as client,
+    ):
+        await wait_for_tool(client, "echo__echo")
+        for _ in range(4):
+            await client.call_tool("echo__echo", {"text": "x"})
+        await app.calllog.flush()
+        listed = (await client.call_tool("mcp_list_tools", {"server": "echo"})).structured_content
+    assert listed is not None
+    echo = next(t for t in listed["tools"] if t["tool"] == "echo")
+    assert echo["usage_count"] == 4
+    assert echo["public_name"] == "echo__echo"
+    assert echo["last_used_at"] is not None
