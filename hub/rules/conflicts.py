@@ -14,8 +14,9 @@ and ``critical`` when normal-against-critical happens in both directions (each s
 where the other says normal), which no threshold shift explains. A rule that stays silent counts
 as ``normal``; inputs on which either side fails are not counted as disagreements.
 
-A conflict between rule sets is stored under the rule set being checked, with the other's version
-in ``rule_version_2`` and its name and id in the description (the table has one ``ruleset_id``).
+A conflict between rule sets is stored under the one with the smaller id, with the other's version
+in ``rule_version_2`` and its name and id in the description (the table has one ``ruleset_id``), so
+detection from either side finds the same row.
 Each finding has a subject (``v1 vs v2``, ``judge_a vs judge_b in v2``, ``v1 vs rule set 'x' (id)
 v3``) that starts its description; a subject is stored once. Script versions never change, so a
 pair's disagreement is a fixed fact: re-detection does not re-open a conflict someone has resolved
@@ -97,6 +98,8 @@ class Finding:
     details: str
     version_1: int
     version_2: int
+    ruleset_id: uuid.UUID
+    """The rule set the row is stored under (for a pair of rule sets, the one with the smaller id)."""
 
     @property
     def description(self) -> str:
@@ -273,14 +276,26 @@ def _sweep(
             subject = f"{left.label} vs {right.label}"
         else:
             subject = f"{left.label} vs rule set '{right.ruleset_name}' ({right.ruleset_id}) {right.label}"
-        findings.append(Finding("output_conflict", subject, severity, details, left.version, right.version))
+        findings.append(
+            Finding(
+                "output_conflict", subject, severity, details, left.version, right.version, left.ruleset_id
+            )
+        )
     for version, recorded in overlaps:
         evaluations = Evaluations(deadline)
         for subject, severity, details in find_overlaps(
             version, probe_inputs([version.script], recorded), evaluations
         ):
             findings.append(
-                Finding("condition_overlap", subject, severity, details, version.version, version.version)
+                Finding(
+                    "condition_overlap",
+                    subject,
+                    severity,
+                    details,
+                    version.version,
+                    version.version,
+                    version.ruleset_id,
+                )
             )
         partial |= evaluations.partial
     return findings, partial
@@ -310,9 +325,13 @@ async def detect_conflicts(
     overlaps: list[tuple[VersionScript, list[Any]]] = []
 
     async def pair(a: VersionScript | None, b: VersionScript | None, other: Ruleset | None = None) -> None:
-        if a is not None and b is not None:
-            recorded = _recorded(ruleset, a.version) + _recorded(other or ruleset, b.version)
-            pairs.append((a, b, recorded))
+        if a is None or b is None:
+            return
+        recorded = _recorded(ruleset, a.version) + _recorded(other or ruleset, b.version)
+        if other is not None and str(other.id) < str(ruleset.id):
+            # One orientation per pair of rule sets, whichever side runs detection: one row, not two.
+            a, b = b, a
+        pairs.append((a, b, recorded))
 
     if focus is not None and focus not in live:
         new = await _load(session, ruleset, focus)
@@ -344,16 +363,16 @@ async def detect_conflicts(
     if not pairs and not overlaps:
         return Detection([], False)
     findings, partial = await anyio.to_thread.run_sync(_sweep, pairs, overlaps)
-    stored = [row for row in [await _store(session, ruleset, f) for f in findings] if row is not None]
+    stored = [row for row in [await _store(session, ruleset.tenant_id, f) for f in findings] if row]
     return Detection(stored, partial)
 
 
-async def _store(session: AsyncSession, ruleset: Ruleset, finding: Finding) -> RuleConflict | None:
+async def _store(session: AsyncSession, tenant_id: uuid.UUID, finding: Finding) -> RuleConflict | None:
     existing = await session.scalar(
         sa.select(RuleConflict)
         .where(
-            RuleConflict.tenant_id == ruleset.tenant_id,
-            RuleConflict.ruleset_id == ruleset.id,
+            RuleConflict.tenant_id == tenant_id,
+            RuleConflict.ruleset_id == finding.ruleset_id,
             RuleConflict.conflict_type == finding.conflict_type,
             RuleConflict.rule_version_1 == finding.version_1,
             RuleConflict.rule_version_2 == finding.version_2,
@@ -363,8 +382,8 @@ async def _store(session: AsyncSession, ruleset: Ruleset, finding: Finding) -> R
     )
     if existing is None:
         row = RuleConflict(
-            tenant_id=ruleset.tenant_id,
-            ruleset_id=ruleset.id,
+            tenant_id=tenant_id,
+            ruleset_id=finding.ruleset_id,
             rule_version_1=finding.version_1,
             rule_version_2=finding.version_2,
             conflict_type=finding.conflict_type,
@@ -412,7 +431,7 @@ async def list_conflicts(
     ruleset: str | None = None,
     limit: int = 100,
 ) -> list[dict[str, Any]]:
-    """The tenant's conflicts, newest first, optionally of one status and one rule set."""
+    """The tenant's conflicts, newest first, optionally of one status and one rule set (either side)."""
     stmt = (
         sa.select(RuleConflict, Ruleset.name)
         .join(Ruleset, Ruleset.id == RuleConflict.ruleset_id)
@@ -424,7 +443,9 @@ async def list_conflicts(
         stmt = stmt.where(RuleConflict.resolution_status == status)
     if ruleset is not None:
         found = await get_ruleset(session, tenant_id, ruleset)
-        stmt = stmt.where(RuleConflict.ruleset_id == found.id)
+        # A conflict between two rule sets is stored under one of them and names the other.
+        named = RuleConflict.description.contains(f"({found.id})", autoescape=True)
+        stmt = stmt.where(sa.or_(RuleConflict.ruleset_id == found.id, named))
     rows = (await session.execute(stmt.order_by(RuleConflict.detected_at.desc()).limit(limit))).all()
     return [conflict_view(row, name) for row, name in rows]
 

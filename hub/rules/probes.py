@@ -18,7 +18,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from hub.judgment.rulesets import script_inputs
+from hub.judgment.rules import script_inputs
 from hub.rules.source import read_script
 
 __all__ = ["DEFAULT_LIMIT", "Probe", "boundary_values", "probe_inputs"]
