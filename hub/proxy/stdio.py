@@ -118,7 +118,7 @@ class StdioConnector:
                     yield read_stream, write_stream
                 finally:
                     with anyio.CancelScope(shield=True):
-                        await self._stop(process, exited)
+                        await self._stop(process)
                         tg.cancel_scope.cancel()
         finally:
             for stream in (read_writer, read_stream, write_stream, write_reader):
@@ -145,14 +145,15 @@ class StdioConnector:
                 for line in lines:
                     if line.strip():
                         await sink.send(_parse_line(line))
+            done.set()
+            # The error for in-flight calls should name the exit code, which arrives just after EOF.
+            with anyio.move_on_after(_EXIT_STATUS_WAIT):
+                await exited.wait()
+            self._note_closed("upstream closed its stdout")
         except (anyio.ClosedResourceError, anyio.BrokenResourceError, OSError):
             pass  # the session or our own teardown closed one end; the link is over either way
         finally:
             done.set()
-            # The error for in-flight calls should name the exit code, which arrives just after EOF.
-            with anyio.CancelScope(shield=True), anyio.move_on_after(_EXIT_STATUS_WAIT):
-                await exited.wait()
-            self._note_closed("upstream closed its stdout")
             sink.close()
 
     async def _write_stdin(
@@ -179,9 +180,7 @@ class StdioConnector:
         exited: anyio.Event,
         stdout_done: anyio.Event,
     ) -> None:
-        code = await _wait_exit(process)
-        self._status.exit_code = code
-        self._status.closed_reason = describe_exit(code)
+        self._note_exit(await _wait_exit(process))
         exited.set()
         # A grandchild holding stdout open would keep the link up after the server died; close it anyway
         # once the last lines the server wrote have had a moment to arrive.
@@ -193,14 +192,17 @@ class StdioConnector:
         if self._status.closed_reason is None:
             self._status.closed_reason = reason
 
-    async def _stop(self, process: anyio.abc.Process, exited: anyio.Event) -> None:
-        """Close stdin, give the child ``exit_grace``, then SIGTERM and SIGKILL its whole group."""
+    async def _stop(self, process: anyio.abc.Process) -> None:
+        """Close stdin, give the child ``exit_grace``, then SIGTERM and SIGKILL its whole group.
+
+        Waits inline rather than on the watcher task: a cancelled owner has cancelled that task too.
+        """
         spec = self._spec
         if process.stdin is not None:
             with contextlib.suppress(OSError, anyio.BrokenResourceError, anyio.ClosedResourceError):
                 await process.stdin.aclose()
         with anyio.move_on_after(spec.exit_grace):
-            await exited.wait()
+            self._note_exit(await _wait_exit(process))
         # The group outlives its leader when the server started children of its own.
         pgid = process.pid
         if _signal_group(pgid, signal.SIGTERM) and not await _group_gone(pgid, spec.kill_grace):
@@ -208,14 +210,19 @@ class StdioConnector:
             if not await _group_gone(pgid, spec.kill_grace):
                 logger.warning("process group %d survived SIGKILL", pgid)
         with anyio.move_on_after(spec.kill_grace):
-            await exited.wait()
+            self._note_exit(await _wait_exit(process))
         for pipe in (process.stdout, process.stderr):
             if pipe is not None:
                 with contextlib.suppress(OSError, anyio.BrokenResourceError, anyio.ClosedResourceError):
                     await pipe.aclose()
-        # Reaps the leader (asyncio's child watcher already collected its status; this closes the transport).
+        # Closes asyncio's transport for the child, which its watcher has already reaped.
         with anyio.move_on_after(spec.kill_grace):
             await process.wait()
+
+    def _note_exit(self, code: int) -> None:
+        if self._status.exit_code is None:
+            self._status.exit_code = code
+            self._status.closed_reason = describe_exit(code)
 
 
 def _parse_line(line: bytes) -> SessionMessage | Exception:
@@ -225,7 +232,7 @@ def _parse_line(line: bytes) -> SessionMessage | Exception:
         return exc
 
 
-def _signal_group(pgid: int, sig: signal.Signals) -> bool:
+def _signal_group(pgid: int, sig: int) -> bool:
     """Send ``sig`` to the group; False when no member is left."""
     try:
         os.killpg(pgid, sig)
@@ -241,7 +248,7 @@ def _signal_group(pgid: int, sig: signal.Signals) -> bool:
 async def _group_gone(pgid: int, grace: float) -> bool:
     with anyio.move_on_after(grace):
         # Nothing signals a process group becoming empty, so it is polled (only while shutting down).
-        while _signal_group(pgid, signal.Signals(0)):  # noqa: ASYNC110
+        while _signal_group(pgid, 0):  # noqa: ASYNC110
             await anyio.sleep(_POLL_INTERVAL)
         return True
     return False

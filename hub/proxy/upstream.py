@@ -195,7 +195,7 @@ class Upstream:
     async def wait_ready(self, timeout_seconds: float | None = None) -> Snapshot:
         """Wait until connected and discovered; ``UpstreamUnavailable`` naming the last error otherwise."""
         with anyio.move_on_after(self._connect_timeout if timeout_seconds is None else timeout_seconds):
-            while self._snapshot is None or self._link is None:
+            while self._snapshot is None or self._link is None or self._link.closed:
                 await self._ready.wait()
             return self._snapshot
         raise self._unavailable("not connected in time")
