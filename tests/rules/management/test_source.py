@@ -1,12 +1,16 @@
-"""Reading scripts without running them, generating probe inputs, compiling for storage, tool schemas."""
+"""The database-free parts: reading scripts, probe inputs, compiling, comparing versions, tool schemas."""
 
 from __future__ import annotations
 
+import time
+import uuid
 from typing import Any
 
+from hub.rules.comparison import Evaluations, VersionScript, compare_versions
 from hub.rules.evaluation import compile_script
 from hub.rules.probes import boundary_values, probe_inputs
 from hub.rules.source import read_script
+from hub.rules.versions import script_hash
 from hub.tools import rules
 from tests.rules.management.support import defect_rules
 
@@ -91,3 +95,34 @@ def test_every_tool_input_schema_is_a_closed_object() -> None:
         assert spec.name.startswith("rule_")
         assert closed(spec.input_schema), spec.name
         assert spec.permission
+
+
+def _version(number: int, script: str) -> VersionScript:
+    return VersionScript(_RULESET, "defects", number, script, script_hash(script))
+
+
+_RULESET = uuid.uuid4()
+
+
+def test_comparing_versions_grades_how_far_their_answers_are_apart() -> None:
+    base = _version(1, defect_rules(1.2, 1.5))
+    cases = {
+        "high": _version(2, defect_rules(0.9, 1.0)),
+        "medium": _version(3, defect_rules(1.3, 1.5)),
+    }
+    for severity, other in cases.items():
+        probes = probe_inputs([base.script, other.script])
+        found = compare_versions(base, other, probes, Evaluations(time.monotonic() + 10))
+        assert found is not None
+        assert found[0] == severity
+    same = _version(4, defect_rules(1.2, 1.5))
+    probes = probe_inputs([base.script, same.script])
+    assert compare_versions(base, same, probes, Evaluations(time.monotonic() + 10)) is None
+
+
+def test_a_sweep_past_its_deadline_is_partial_and_finds_nothing() -> None:
+    base, other = _version(1, defect_rules(1.2, 1.5)), _version(2, defect_rules(0.9, 1.0))
+    probes = probe_inputs([base.script, other.script])
+    evaluations = Evaluations(time.monotonic() - 1)
+    assert compare_versions(base, other, probes, evaluations) is None
+    assert evaluations.partial is True
