@@ -1,5 +1,5 @@
 """Rule scripts: the Rhai interpreter that runs judgment rules.
 
 Rule management lives beside it: ``rulesets``, ``versions``, ``testing``, ``deployments`` and
-``conflicts`` (with ``source``, ``probes`` and ``evaluation`` as their helpers).
+``conflicts``, with ``source``, ``probes``, ``evaluation`` and ``comparison`` as their helpers.
 """

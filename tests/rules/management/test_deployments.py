@@ -271,3 +271,20 @@ async def test_deploying_drops_the_rule_sets_judgment_cache_entries(app: App) ->
         ).all()
     assert ruleset_id not in left
     assert len(left) == 1
+
+
+async def test_deploying_the_canary_fully_promotes_it(app: App) -> None:
+    t = await make_tenant(app)
+    await _ruleset_with_versions(app, t, 2)
+    await ok(app, t.admin, "rule_deploy", {"ruleset": "defects", "version": 1, "mode": "full"})
+    same = await call(
+        app, t.admin, "rule_deploy", {"ruleset": "defects", "version": 1, "mode": "canary", "canary_pct": 0.5}
+    )
+    assert isinstance(same.error, Conflict)
+    await ok(
+        app, t.admin, "rule_deploy", {"ruleset": "defects", "version": 2, "mode": "canary", "canary_pct": 0.5}
+    )
+    await ok(app, t.admin, "rule_deploy", {"ruleset": "defects", "version": 2, "mode": "full"})
+    assert await _deployments(app, t) == [(1, "deprecated"), (2, "deprecated"), (2, "active")]
+    back = await ok(app, t.admin, "rule_rollback", {"ruleset": "defects"})
+    assert back["deployment"]["version"] == 1

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 
+import anyio
 import pytest
 
 from hub.app import App
@@ -133,3 +134,20 @@ async def test_unknown_arguments_are_refused_with_their_location(app: App) -> No
     assert isinstance(bad.error, InputError)
     assert bad.error.where is not None
     assert "category" in bad.error.where
+
+
+async def test_concurrent_additions_get_distinct_version_numbers(app: App) -> None:
+    t = await make_tenant(app)
+    await ok(app, t.author, "rule_create_ruleset", {"name": "busy", "target_kpi": "defect_rate"})
+    outcomes = []
+
+    async def add(i: int) -> None:
+        script = defect_rules(1.2, 1.5) + f"\n// variant {i}\n"
+        outcomes.append(await call(app, t.author, "rule_add_version", {"ruleset": "busy", "script": script}))
+
+    with anyio.fail_after(60):
+        async with anyio.create_task_group() as tg:
+            for i in range(5):
+                tg.start_soon(add, i)
+    assert [o.error for o in outcomes] == [None] * 5
+    assert sorted(o.value["version"] for o in outcomes) == [1, 2, 3, 4, 5]
