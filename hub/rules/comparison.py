@@ -19,10 +19,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from hub.judgment.rules import RuleOutcome
+from hub.judgment.rules import RuleOutcome, script_inputs
 from hub.judgment.verdicts import SEVERITY, Verdict
 from hub.rules.evaluation import run_version
 from hub.rules.probes import Probe, probe_inputs
+from hub.rules.source import read_script
 
 __all__ = [
     "DETECTION_SECONDS",
@@ -183,10 +184,29 @@ def compare_versions(
     return severity, details, tally.count
 
 
+def _metrics_read(script: str) -> dict[str, frozenset[str]]:
+    """Per function, the metrics its own body reads (empty when it reads none by name)."""
+    text = read_script(script)
+    return {
+        name: frozenset(script_inputs(script[start:end])[0]) for name, (start, end) in text.functions.items()
+    }
+
+
+def _related(reads: dict[str, frozenset[str]], f1: str, f2: str) -> bool:
+    a, b = reads.get(f1, frozenset()), reads.get(f2, frozenset())
+    # A rule that reads no metric by name (it goes through a helper) may read anything.
+    return not a or not b or bool(a & b)
+
+
 def find_overlaps(
     version: VersionScript, probes: Sequence[Probe], evaluations: Evaluations
 ) -> list[tuple[str, str, str]]:
-    """(subject, severity, details) for each pair of rules of one version that answer one input differently."""
+    """(subject, severity, details) for each pair of rules of one version that answer one input differently.
+
+    Only rules that read a common metric are compared: rules about different metrics disagreeing
+    on one input (defect rate fine, OEE low) is what a rule set is for, not an overlap.
+    """
+    reads = _metrics_read(version.script)
     tallies: dict[tuple[str, str], _Tally] = {}
     for index, probe in enumerate(probes):
         outcome = evaluations.outcome(version, index, probe)
@@ -194,6 +214,8 @@ def find_overlaps(
             continue
         hits = sorted(outcome.hits, key=lambda h: h.rule_id)
         for h1, h2 in itertools.combinations(hits, 2):
+            if not _related(reads, h1.rule_id, h2.rule_id):
+                continue
             diff = _difference(h1.verdict, h2.verdict)
             if diff is None or diff[0] == "low":
                 continue  # same result with another confidence is agreement between two rules

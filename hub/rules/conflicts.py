@@ -6,8 +6,8 @@ compared in ``hub.rules.comparison``, which also defines the severities):
 - ``output_conflict``: two versions that serve together (the base and the canary of a rule set, a
   new version against what serves now) or two active rule sets with the same ``target_kpi`` give
   different combined verdicts for one input;
-- ``condition_overlap``: two ``judge_*`` functions of one version both answer one input, with
-  different results.
+- ``condition_overlap``: two ``judge_*`` functions of one version that read a common metric both
+  answer one input, with different results.
 
 A conflict between rule sets is stored under the one with the smaller id, with the other's version
 in ``rule_version_2`` and its name and id in the description (the table has one ``ruleset_id``), so

@@ -6,7 +6,7 @@ import time
 import uuid
 from typing import Any
 
-from hub.rules.comparison import Evaluations, VersionScript, compare_versions
+from hub.rules.comparison import Evaluations, VersionScript, compare_versions, find_overlaps
 from hub.rules.evaluation import compile_script
 from hub.rules.probes import boundary_values, probe_inputs
 from hub.rules.source import read_script
@@ -126,3 +126,16 @@ def test_a_sweep_past_its_deadline_is_partial_and_finds_nothing() -> None:
     evaluations = Evaluations(time.monotonic() - 1)
     assert compare_versions(base, other, probes, evaluations) is None
     assert evaluations.partial is True
+
+
+def test_rules_about_different_metrics_do_not_overlap_but_rules_about_one_do() -> None:
+    script = """
+fn judge_defects(metrics, context) { if metrics.defect_rate > 0.1 { #{ result: "critical" } } }
+fn judge_oee(metrics, context) { if metrics.oee < 0.9 { #{ result: "normal" } } }
+fn judge_defects_ok(metrics, context) { if metrics.defect_rate < 0.2 { #{ result: "normal" } } }
+"""
+    version = _version(1, script)
+    found = find_overlaps(version, probe_inputs([script]), Evaluations(time.monotonic() + 10))
+    assert [(subject, severity) for subject, severity, _ in found] == [
+        ("judge_defects vs judge_defects_ok in v1", "high")
+    ]
