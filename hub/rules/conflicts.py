@@ -95,8 +95,11 @@ async def detect_conflicts(
         if a is None or b is None:
             return
         recorded = _recorded(ruleset, a.version) + _recorded(other or ruleset, b.version)
-        if other is not None and str(other.id) < str(ruleset.id):
-            # One orientation per pair of rule sets, whichever side runs detection: one row, not two.
+        # One orientation per pair, whichever side or event detects it: one row, not two. Versions
+        # of one rule set go oldest first; a pair of rule sets goes smaller id first.
+        if (other is None and a.version > b.version) or (
+            other is not None and str(other.id) < str(ruleset.id)
+        ):
             a, b = b, a
         pairs.append((a, b, recorded))
 

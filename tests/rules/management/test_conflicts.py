@@ -168,3 +168,15 @@ async def test_resolving_needs_a_note_the_permission_and_the_tenant(app: App) ->
     )
     assert isinstance(elsewhere.error, NotFound)
     assert (await ok(app, other.admin, "rule_list_conflicts", {}))["conflicts"] == []
+
+
+async def test_a_canary_older_than_the_active_version_is_the_same_pair_as_before(app: App) -> None:
+    t = await make_tenant(app)
+    await _versions(app, t, defect_rules(1.2, 1.5), defect_rules(0.9, 1.0))
+    await ok(app, t.admin, "rule_deploy", {"ruleset": "defects", "version": 2, "mode": "full"})
+    out = await ok(
+        app, t.admin, "rule_deploy", {"ruleset": "defects", "version": 1, "mode": "canary", "canary_pct": 0.5}
+    )
+    assert out["conflicts"] == []
+    listed = await ok(app, t.author, "rule_list_conflicts", {"ruleset": "defects"})
+    assert [(c["rule_version_1"], c["rule_version_2"]) for c in listed["conflicts"]] == [(1, 2)]
