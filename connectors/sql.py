@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import functools
 import ipaddress
 import math
 import uuid
@@ -172,6 +173,7 @@ def _dollar_tag(sql: str, i: int) -> str | None:
     return None
 
 
+@functools.lru_cache(maxsize=1024)
 def compile_named(sql: str, dialect: Dialect) -> NamedQuery:
     """Rewrite ``:name`` parameters into ``dialect``'s placeholders, leaving literals untouched."""
     pg = dialect == "postgres"
