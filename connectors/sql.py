@@ -173,6 +173,7 @@ def _dollar_tag(sql: str, i: int) -> str | None:
     return None
 
 
+# Workflows and judgments run the same few statements again and again; the lexer is pure Python.
 @functools.lru_cache(maxsize=1024)
 def compile_named(sql: str, dialect: Dialect) -> NamedQuery:
     """Rewrite ``:name`` parameters into ``dialect``'s placeholders, leaving literals untouched."""
