@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Protocol
 
@@ -29,6 +29,7 @@ from hub.store.calllog import CallLog
 from hub.store.db import create_engine, create_sessionmaker
 from hub.tools import connectors as connector_tools
 from hub.tools import rules, servers, status
+from hub.tools.base import ToolSpec
 from hub.upstreams import UpstreamRegistry
 
 __all__ = ["App", "open_app"]
@@ -77,16 +78,19 @@ class App:
         )
         self.cipher = CredentialCipher.from_settings(settings)
         self.upstreams = UpstreamRegistry(self)
-        self.dispatcher.router = self.upstreams
+        self.upstreams.listeners.append(self.notify_list_changed)
+        self.dispatcher.routers.append(self.upstreams)
         self.connectors = ConnectorService(sessions, self.cipher, settings)
         self.dispatcher.add(status.tools())
         self.dispatcher.add(servers.tools())
         self.dispatcher.add(connector_tools.tools(self.connectors))
-        self.dispatcher.add(rules.tools())
+        self.dispatcher.add(rules.tools(on_rulesets_changed=self.notify_list_changed))
         self._tool_ids: dict[tuple[uuid.UUID, str, str], uuid.UUID] = {}
         self._auth_cache: dict[str, tuple[float, Caller]] = {}
         self._tool_lock = anyio.Lock()
         self.prompt_provider: PromptProvider | None = None
+        # Called with a tenant id whenever that tenant's tool, prompt or resource lists change.
+        self.list_changed_listeners: list[Callable[[uuid.UUID], Awaitable[None]]] = []
 
     # -- identity ----------------------------------------------------------------------------
 
@@ -116,7 +120,9 @@ class App:
 
     # -- tool rows ---------------------------------------------------------------------------
 
-    async def tool_id(self, tenant_id: uuid.UUID, server: str, tool: str) -> uuid.UUID | None:
+    async def tool_id(
+        self, tenant_id: uuid.UUID, server: str, tool: str, spec: ToolSpec | None = None
+    ) -> uuid.UUID | None:
         """The ``mcp_tools`` id a call is logged against (the hub's own rows are made on demand)."""
         key = (tenant_id, server, tool)
         found = self._tool_ids.get(key)
@@ -126,18 +132,26 @@ class App:
             found = self._tool_ids.get(key)
             if found is not None:
                 return found
-            async with self.sessions() as session, session.begin():
-                if server == toolrows.HUB_SERVER_NAME:
-                    ids = await toolrows.ensure_builtin_tools(
-                        session, tenant_id, self.dispatcher.own_tools, version=__version__
-                    )
-                    for name, tid in ids.items():
-                        self._tool_ids[(tenant_id, server, name)] = tid
-                    return ids.get(tool)
-                found = await toolrows.find_tool_id(session, tenant_id, server, tool)
+            # Shielded: a caller's cancel must not abandon a database connection half-way.
+            with anyio.CancelScope(shield=True):
+                found = await self._lookup_tool_id(tenant_id, server, tool, spec)
             if found is not None:
                 self._tool_ids[key] = found
             return found
+
+    async def _lookup_tool_id(
+        self, tenant_id: uuid.UUID, server: str, tool: str, spec: ToolSpec | None
+    ) -> uuid.UUID | None:
+        async with self.sessions() as session, session.begin():
+            if server != toolrows.HUB_SERVER_NAME:
+                return await toolrows.find_tool_id(session, tenant_id, server, tool)
+            specs = self.dispatcher.own_tools
+            if spec is not None and spec not in specs:
+                specs = [*specs, spec]
+            ids = await toolrows.ensure_builtin_tools(session, tenant_id, specs, version=__version__)
+        for name, tid in ids.items():
+            self._tool_ids[(tenant_id, server, name)] = tid
+        return ids.get(tool)
 
     def forget_tool_ids(self, tenant_id: uuid.UUID | None = None) -> None:
         """Drop cached tool ids (after rows were re-created), for one tenant or all."""
@@ -157,6 +171,15 @@ class App:
                 )
                 for name, tid in ids.items():
                     self._tool_ids[(tenant_id, toolrows.HUB_SERVER_NAME, name)] = tid
+
+    async def notify_list_changed(self, tenant_id: uuid.UUID) -> None:
+        """Tell the tenant's connected callers that tools, prompts or resources changed."""
+        for listener in list(self.list_changed_listeners):
+            try:
+                await listener(tenant_id)
+            except Exception:
+                # One broken listener (a client gone) must not stop the others.
+                log.exception("a list_changed listener failed")
 
     async def reload(self) -> dict[str, object]:
         """Apply ``mcp.json`` again and pick up servers changed in the database by other processes."""

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Protocol
@@ -82,12 +82,21 @@ class RoutedTool(Protocol):
 
 
 class ToolRouter(Protocol):
-    """Finds routed tools by the name a caller uses."""
+    """Finds tools that are not the hub's fixed ones, by the name a caller uses.
 
-    def resolve(self, caller: Caller, name: str) -> RoutedTool | None: ...
+    A router answers with a ``RoutedTool`` (it lives elsewhere, e.g. on an upstream) or with a
+    ``ToolSpec`` (a hub tool that exists per tenant, e.g. one ``judge_<name>`` per active rule set).
+    """
+
+    def resolve(self, caller: Caller, name: str) -> RoutedTool | ToolSpec | None: ...
+
+    def listed(self, caller: Caller) -> Sequence[object]:
+        """What ``tools/list`` shows the caller: ``ToolSpec`` values or ready MCP tool descriptions."""
+        ...
 
 
-ToolIdLookup = Callable[[uuid.UUID, str, str], Awaitable[uuid.UUID | None]]
+# (tenant, server, tool, the spec of a hub tool that may need its row made) -> the row's id.
+ToolIdLookup = Callable[[uuid.UUID, str, str, ToolSpec | None], Awaitable[uuid.UUID | None]]
 RecordFn = Callable[[CallRecord], None]
 
 
@@ -112,7 +121,7 @@ class Dispatcher:
         self._redact_keys = tuple(redact_keys)
         self._own: dict[str, ToolSpec] = {}
         self._validators: dict[str, jsonschema.protocols.Validator] = {}
-        self.router: ToolRouter | None = None
+        self.routers: list[ToolRouter] = []
 
     # -- own tools ---------------------------------------------------------------------------
 
@@ -163,7 +172,16 @@ class Dispatcher:
         args = dict(arguments or {})
         ctx = ToolContext(caller, self._app, trace_id, progress, sample, dict(meta or {}), forwarder)
         spec = self._own.get(name)
-        routed = None if spec is not None else (self.router.resolve(caller, name) if self.router else None)
+        routed: RoutedTool | None = None
+        if spec is None:
+            for router in self.routers:
+                found = router.resolve(caller, name)
+                if isinstance(found, ToolSpec):
+                    spec = found
+                    break
+                if found is not None:
+                    routed = found
+                    break
         if spec is None and routed is None:
             err = NotFound(f"unknown tool '{name}'")
             if raise_not_found:
@@ -181,7 +199,7 @@ class Dispatcher:
                 )
             self._check_size(name, args)
             if spec is not None:
-                self._validate(name, self._validators[name], args)
+                self._validate(name, self._spec_validator(spec), args)
                 value = await spec.handler(ctx, args)
                 outcome = CallOutcome(trace_id, value=value)
             else:
@@ -194,10 +212,12 @@ class Dispatcher:
             # The caller cancelled or timed out: the call still happened and is logged as failed.
             with anyio.CancelScope(shield=True):
                 latency_ms = int((time.perf_counter() - started) * 1000)
-                await self._log(caller, server, tool, args, CallOutcome(trace_id, error=Cancelled()), latency_ms)
+                await self._log(
+                    caller, server, tool, args, CallOutcome(trace_id, error=Cancelled()), latency_ms, spec
+                )
             raise
         latency_ms = int((time.perf_counter() - started) * 1000)
-        await self._log(caller, server, tool, args, outcome, latency_ms)
+        await self._log(caller, server, tool, args, outcome, latency_ms, spec)
         if isinstance(outcome.error, PermissionDenied):
             raise outcome.error
         return outcome
@@ -211,6 +231,17 @@ class Dispatcher:
                 f"arguments of tool '{name}' are {size} bytes; the limit is {self._max_payload}",
                 where="arguments",
             )
+
+    def _spec_validator(self, spec: ToolSpec) -> jsonschema.protocols.Validator:
+        validator = self._validators.get(spec.name)
+        if validator is None or self._own.get(spec.name) is not spec:
+            # A per-tenant tool: cache by the schema object itself, which its router keeps stable.
+            key = f"spec\x00{spec.name}\x00{id(spec.input_schema)}"
+            validator = self._validators.get(key)
+            if validator is None:
+                validator = _validator(dict(spec.input_schema))
+                self._validators[key] = validator
+        return validator
 
     def _routed_validator(self, routed: RoutedTool) -> jsonschema.protocols.Validator:
         key = f"{routed.server_name}\x00{routed.tool_name}\x00{id(routed.input_schema)}"
@@ -237,8 +268,9 @@ class Dispatcher:
         args: dict[str, Any],
         outcome: CallOutcome,
         latency_ms: int,
+        spec: ToolSpec | None,
     ) -> None:
-        tool_id = await self._tool_id(caller.tenant_id, server, tool)
+        tool_id = await self._tool_id(caller.tenant_id, server, tool, spec)
         if tool_id is None:
             return
         if outcome.error is not None:

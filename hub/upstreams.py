@@ -173,6 +173,10 @@ class UpstreamRegistry:
         """The upstream tool a caller means by ``name``, if any."""
         return self._catalog.get(caller.tenant_id, {}).get(name)
 
+    def listed(self, caller: Caller) -> list[types.Tool]:
+        """What tools/list shows of the upstreams (the dispatcher's router protocol)."""
+        return self.tools_for(caller)
+
     def tools_for(self, caller: Caller) -> list[types.Tool]:
         """Upstream tools the caller may see (held-back ones are hidden)."""
         if not caller.can(CALL_PERMISSION):
@@ -382,10 +386,12 @@ class UpstreamRegistry:
             for t in snap.tools
         ]
         try:
-            async with self._app.sessions() as session, session.begin():
-                _, held = await server_rows.sync_tools(
-                    session, record.id, definitions, tenant_id=record.tenant_id
-                )
+            # Shielded: a cancel half-way through (the upstream closing) would leak the connection.
+            with anyio.CancelScope(shield=True):
+                async with self._app.sessions() as session, session.begin():
+                    _, held = await server_rows.sync_tools(
+                        session, record.id, definitions, tenant_id=record.tenant_id
+                    )
         except HubError:
             raise
         except Exception:

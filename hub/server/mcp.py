@@ -219,7 +219,7 @@ class ListChangedNotifier:
 def build_server(app: App) -> Server[Any]:
     """The MCP server of one hub."""
     notifier = ListChangedNotifier()
-    app.upstreams.listeners.append(notifier.notify)
+    app.list_changed_listeners.append(notifier.notify)
 
     async def list_tools(
         ctx: ServerRequestContext[Any, Any], params: types.PaginatedRequestParams | None
@@ -227,7 +227,13 @@ def build_server(app: App) -> Server[Any]:
         caller = await caller_of(app, ctx)
         notifier.track(caller.tenant_id, ctx)
         tools = [tool_of(s) for s in app.dispatcher.visible_own_tools(caller)]
-        tools.extend(app.upstreams.tools_for(caller))
+        for router in app.dispatcher.routers:
+            for item in router.listed(caller):
+                if isinstance(item, ToolSpec):
+                    if caller.can(item.permission):
+                        tools.append(tool_of(item))
+                elif isinstance(item, types.Tool):
+                    tools.append(item)
         return types.ListToolsResult(tools=tools)
 
     async def list_resources(
