@@ -15,15 +15,15 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
 import anyio
-import jsonschema
 import orjson
 
-from hub.errors import HubError, InputError, NotFound, PayloadTooLarge, PermissionDenied
+from hub.errors import HubError, NotFound, PayloadTooLarge, PermissionDenied
 from hub.identity import Caller
 from hub.redaction import cap_json, redact
 from hub.store.calllog import CallRecord
 from hub.tools.base import ProgressFn, SampleFn, ToolContext, ToolSpec
 from hub.tracing import trace_id_from_meta
+from hub.validation import ArgumentValidator
 
 if TYPE_CHECKING:
     from hub.app import App
@@ -120,7 +120,7 @@ class Dispatcher:
         self._log_cap = log_output_max_bytes
         self._redact_keys = tuple(redact_keys)
         self._own: dict[str, ToolSpec] = {}
-        self._validators: dict[str, jsonschema.protocols.Validator] = {}
+        self._validators: dict[str, ArgumentValidator] = {}
         self.routers: list[ToolRouter] = []
 
     # -- own tools ---------------------------------------------------------------------------
@@ -131,7 +131,7 @@ class Dispatcher:
             if spec.name in self._own:
                 raise ValueError(f"tool {spec.name!r} is registered twice")
             self._own[spec.name] = spec
-            self._validators[spec.name] = _validator(dict(spec.input_schema))
+            self._validators[spec.name] = ArgumentValidator(dict(spec.input_schema))
 
     def remove(self, name: str) -> None:
         """Drop an own tool (rule-set tools come and go with deployments)."""
@@ -199,12 +199,12 @@ class Dispatcher:
                 )
             self._check_size(name, args)
             if spec is not None:
-                self._validate(name, self._spec_validator(spec), args)
+                self._spec_validator(spec).check(name, args)
                 value = await spec.handler(ctx, args)
                 outcome = CallOutcome(trace_id, value=value)
             else:
                 assert routed is not None
-                self._validate(name, self._routed_validator(routed), args)
+                self._routed_validator(routed).check(name, args)
                 outcome = CallOutcome(trace_id, passthrough=await routed.invoke(ctx, args))
         except HubError as exc:
             outcome = CallOutcome(trace_id, error=exc)
@@ -232,33 +232,24 @@ class Dispatcher:
                 where="arguments",
             )
 
-    def _spec_validator(self, spec: ToolSpec) -> jsonschema.protocols.Validator:
+    def _spec_validator(self, spec: ToolSpec) -> ArgumentValidator:
         validator = self._validators.get(spec.name)
         if validator is None or self._own.get(spec.name) is not spec:
             # A per-tenant tool: cache by the schema object itself, which its router keeps stable.
             key = f"spec\x00{spec.name}\x00{id(spec.input_schema)}"
             validator = self._validators.get(key)
             if validator is None:
-                validator = _validator(dict(spec.input_schema))
+                validator = ArgumentValidator(dict(spec.input_schema))
                 self._validators[key] = validator
         return validator
 
-    def _routed_validator(self, routed: RoutedTool) -> jsonschema.protocols.Validator:
+    def _routed_validator(self, routed: RoutedTool) -> ArgumentValidator:
         key = f"{routed.server_name}\x00{routed.tool_name}\x00{id(routed.input_schema)}"
         validator = self._validators.get(key)
         if validator is None:
-            validator = _validator(dict(routed.input_schema))
+            validator = ArgumentValidator(dict(routed.input_schema))
             self._validators[key] = validator
         return validator
-
-    @staticmethod
-    def _validate(name: str, validator: jsonschema.protocols.Validator, args: dict[str, Any]) -> None:
-        error = jsonschema.exceptions.best_match(validator.iter_errors(args))
-        if error is not None:
-            path = "arguments" + "".join(
-                f"[{p!r}]" if isinstance(p, int) else f".{p}" for p in error.absolute_path
-            )
-            raise InputError(f"invalid arguments for tool '{name}': {error.message}", where=path)
 
     async def _log(
         self,
@@ -295,13 +286,3 @@ class Dispatcher:
                 created_at=datetime.now(UTC),
             )
         )
-
-
-def _validator(schema: dict[str, Any]) -> jsonschema.protocols.Validator:
-    cls = jsonschema.validators.validator_for(schema, default=jsonschema.Draft202012Validator)
-    try:
-        cls.check_schema(schema)
-    except jsonschema.SchemaError:
-        # An upstream's broken schema must not block its tool: fall back to "any object".
-        return jsonschema.Draft202012Validator({"type": "object"})
-    return cls(schema)
