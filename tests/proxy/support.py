@@ -59,7 +59,9 @@ class EchoServer:
         """How the hub reaches this server."""
         if self.transport == "stdio":
             argv = self._argv()
-            return UpstreamSpec(name=name, transport="stdio", command=argv[0], args=tuple(argv[1:]), **options)  # type: ignore[arg-type]
+            return UpstreamSpec(
+                name=name, transport="stdio", command=argv[0], args=tuple(argv[1:]), **options
+            )  # type: ignore[arg-type]
         scheme = "ws" if self.transport == "websocket" else "http"
         url = f"{scheme}://127.0.0.1:{self.port}{_PATHS[self.transport]}"
         return UpstreamSpec(name=name, transport=self.transport, url=url, **options)  # type: ignore[arg-type]

@@ -19,7 +19,9 @@ pytestmark = pytest.mark.anyio
 
 
 def echo_spec(**options: object) -> UpstreamSpec:
-    return UpstreamSpec(name="echo", transport="stdio", command=sys.executable, args=(str(ECHO_SERVER),), **options)  # type: ignore[arg-type]
+    return UpstreamSpec(
+        name="echo", transport="stdio", command=sys.executable, args=(str(ECHO_SERVER),), **options
+    )  # type: ignore[arg-type]
 
 
 def alive(pid: int) -> bool:
@@ -103,7 +105,9 @@ async def test_a_command_that_does_not_exist_leaves_the_upstream_unavailable_wit
             await up.call_tool("echo", {"text": "x"})
 
 
-async def test_a_child_that_exits_at_start_keeps_its_stderr_and_exit_code_for_diagnosis(tmp_path: Path) -> None:
+async def test_a_child_that_exits_at_start_keeps_its_stderr_and_exit_code_for_diagnosis(
+    tmp_path: Path,
+) -> None:
     spec = UpstreamSpec(
         name="broken",
         transport="stdio",
@@ -122,7 +126,12 @@ async def test_a_child_that_exits_at_start_keeps_its_stderr_and_exit_code_for_di
 async def test_the_child_gets_the_configured_environment_and_working_directory(tmp_path: Path) -> None:
     script = "import os, sys; sys.stderr.write(os.environ['PROBE'] + ' ' + os.getcwd()); sys.exit(5)"
     spec = UpstreamSpec(
-        name="probe", transport="stdio", command=sys.executable, args=("-c", script), env={"PROBE": "v1"}, cwd=tmp_path
+        name="probe",
+        transport="stdio",
+        command=sys.executable,
+        args=("-c", script),
+        env={"PROBE": "v1"},
+        cwd=tmp_path,
     )
     async with Upstream.from_spec(spec, backoff_initial=60) as up:
         with anyio.fail_after(5), pytest.raises(UpstreamUnavailable):

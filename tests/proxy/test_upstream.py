@@ -24,7 +24,9 @@ def text_of(result: types.CallToolResult | types.InputRequiredResult) -> str:
     return content.text
 
 
-async def test_discovery_walks_every_page_of_tools_resources_templates_and_prompts(paged_server: EchoServer) -> None:
+async def test_discovery_walks_every_page_of_tools_resources_templates_and_prompts(
+    paged_server: EchoServer,
+) -> None:
     async with Upstream.from_spec(paged_server.spec()) as up:
         with anyio.fail_after(15):
             snapshot = await up.wait_ready()
@@ -51,7 +53,9 @@ async def test_calls_return_the_upstream_result_including_structured_content(ech
     assert not up.connected
 
 
-async def test_concurrent_callers_share_one_session_and_each_gets_its_own_answer(echo_server: EchoServer) -> None:
+async def test_concurrent_callers_share_one_session_and_each_gets_its_own_answer(
+    echo_server: EchoServer,
+) -> None:
     answers: dict[int, str] = {}
     async with Upstream.from_spec(echo_server.spec()) as up:
         with anyio.fail_after(20):
@@ -155,7 +159,9 @@ async def test_sampling_and_elicitation_raised_during_a_call_reach_that_callers_
     assert isinstance(asked[0], types.CreateMessageRequestParams)
 
 
-async def test_a_server_request_is_never_sent_to_a_caller_it_cannot_be_tied_to(echo_server: EchoServer) -> None:
+async def test_a_server_request_is_never_sent_to_a_caller_it_cannot_be_tied_to(
+    echo_server: EchoServer,
+) -> None:
     """Two callers in flight: routed exactly where the wire ties requests to calls, refused elsewhere."""
     answered_by: list[str] = []
 
@@ -229,7 +235,9 @@ async def test_list_changed_triggers_rediscovery_and_on_change(echo_server: Echo
     assert len(snapshots[-1].tools) == BASE_TOOL_COUNT + 1
 
 
-async def test_the_upstream_reconnects_and_rediscovers_after_the_server_restarts(echo_server: EchoServer) -> None:
+async def test_the_upstream_reconnects_and_rediscovers_after_the_server_restarts(
+    echo_server: EchoServer,
+) -> None:
     async with Upstream.from_spec(echo_server.spec(), backoff_initial=0.05) as up:
         with anyio.fail_after(30):
             first = await up.wait_ready()

@@ -17,7 +17,6 @@ import argparse
 import io
 import os
 import socket
-import subprocess
 import sys
 import warnings
 from typing import Any
@@ -25,8 +24,8 @@ from typing import Any
 import anyio
 import mcp_types as types
 import uvicorn
-from mcp.server.lowlevel import NotificationOptions, Server
 from mcp.server.context import ServerRequestContext
+from mcp.server.lowlevel import NotificationOptions, Server
 from mcp.server.sse import SseServerTransport
 from mcp.server.stdio import stdio_server
 from mcp.shared.exceptions import MCPDeprecationWarning
@@ -35,9 +34,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Mount, Route, WebSocketRoute
 
-sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", ".."))
-
-from hub.server.websocket import websocket_endpoint  # noqa: E402
+from hub.server.websocket import websocket_endpoint
 
 # Sampling, logging and roots are deprecated at 2026-07-28 but are exactly what the proxy must carry.
 warnings.simplefilter("ignore", MCPDeprecationWarning)
@@ -94,12 +91,16 @@ def build(state: State) -> Server[Any]:
         tools = all_tools()
         start = int(params.cursor) if params is not None and params.cursor else 0
         end = start + PAGE
-        return types.ListToolsResult(tools=tools[start:end], next_cursor=str(end) if end < len(tools) else None)
+        return types.ListToolsResult(
+            tools=tools[start:end], next_cursor=str(end) if end < len(tools) else None
+        )
 
     def text(value: str) -> types.CallToolResult:
         return types.CallToolResult(content=[types.TextContent(type="text", text=value)])
 
-    async def call_tool(ctx: ServerRequestContext[Any], params: types.CallToolRequestParams) -> types.CallToolResult:
+    async def call_tool(
+        ctx: ServerRequestContext[Any], params: types.CallToolRequestParams
+    ) -> types.CallToolResult:
         args = params.arguments or {}
         name = params.name
         if name == "echo":
@@ -107,7 +108,8 @@ def build(state: State) -> Server[Any]:
         if name == "add":
             total = args["a"] + args["b"]
             return types.CallToolResult(
-                content=[types.TextContent(type="text", text=str(total))], structured_content={"result": total}
+                content=[types.TextContent(type="text", text=str(total))],
+                structured_content={"result": total},
             )
         if name == "slow":
             steps = int(args.get("steps", 3))
@@ -116,7 +118,11 @@ def build(state: State) -> Server[Any]:
             return text(f"done {steps}")
         if name == "sample":
             result = await ctx.session.create_message(
-                [types.SamplingMessage(role="user", content=types.TextContent(type="text", text=args["prompt"]))],
+                [
+                    types.SamplingMessage(
+                        role="user", content=types.TextContent(type="text", text=args["prompt"])
+                    )
+                ],
                 max_tokens=50,
                 related_request_id=ctx.request_id,
             )
@@ -151,7 +157,7 @@ def build(state: State) -> Server[Any]:
         if name == "crash":
             os._exit(int(args.get("code", 3)))
         if name == "spawn":
-            child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"])
+            child = await anyio.open_process([sys.executable, "-c", "import time; time.sleep(600)"])
             return text(str(child.pid))
         if name == "corrupt":
             await state.stdout.write("this is not json-rpc\n")
@@ -184,16 +190,24 @@ def build(state: State) -> Server[Any]:
         prompt = types.Prompt(name="greet", arguments=[types.PromptArgument(name="name", required=True)])
         return types.ListPromptsResult(prompts=[prompt])
 
-    async def get_prompt(ctx: ServerRequestContext[Any], params: types.GetPromptRequestParams) -> types.GetPromptResult:
+    async def get_prompt(
+        ctx: ServerRequestContext[Any], params: types.GetPromptRequestParams
+    ) -> types.GetPromptResult:
         who = (params.arguments or {}).get("name", "world")
-        message = types.PromptMessage(role="user", content=types.TextContent(type="text", text=f"Hello, {who}"))
+        message = types.PromptMessage(
+            role="user", content=types.TextContent(type="text", text=f"Hello, {who}")
+        )
         return types.GetPromptResult(messages=[message])
 
-    async def complete(ctx: ServerRequestContext[Any], params: types.CompleteRequestParams) -> types.CompleteResult:
+    async def complete(
+        ctx: ServerRequestContext[Any], params: types.CompleteRequestParams
+    ) -> types.CompleteResult:
         names = [n for n in ("alice", "albert", "bob") if n.startswith(params.argument.value)]
         return types.CompleteResult(completion=types.Completion(values=names))
 
-    async def subscribe(ctx: ServerRequestContext[Any], params: types.SubscribeRequestParams) -> types.EmptyResult:
+    async def subscribe(
+        ctx: ServerRequestContext[Any], params: types.SubscribeRequestParams
+    ) -> types.EmptyResult:
         return types.EmptyResult()
 
     return Server(
@@ -232,7 +246,10 @@ def http_app(server: Server[Any], transport: str) -> Starlette:
     sse = SseServerTransport("/messages/")
 
     async def handle_sse(request: Request) -> Response:
-        async with sse.connect_sse(request.scope, request.receive, request._send) as (read_stream, write_stream):
+        async with sse.connect_sse(request.scope, request.receive, request._send) as (
+            read_stream,
+            write_stream,
+        ):
             await server.run(read_stream, write_stream, options(server))
         return Response()
 
@@ -247,13 +264,17 @@ async def serve_http(server: Server[Any], transport: str, port: int) -> None:
     sock.listen(128)
     # Connections queue in the backlog from here on, so the caller may connect as soon as it reads this.
     print(f"READY {sock.getsockname()[1]}", flush=True)
-    config = uvicorn.Config(http_app(server, transport), log_level="warning", lifespan="on", ws="websockets-sansio")
+    config = uvicorn.Config(
+        http_app(server, transport), log_level="warning", lifespan="on", ws="websockets-sansio"
+    )
     await uvicorn.Server(config).serve(sockets=[sock])
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--transport", default="stdio", choices=["stdio", "sse", "streamable-http", "websocket"])
+    parser.add_argument(
+        "--transport", default="stdio", choices=["stdio", "sse", "streamable-http", "websocket"]
+    )
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--many", type=int, default=0)
     args = parser.parse_args()
