@@ -22,13 +22,14 @@ from hub.config import HubConfig, load_config
 from hub.connectors_service import ConnectorService
 from hub.dispatch import Dispatcher
 from hub.identity import SYSTEM, Caller
+from hub.judgment import JudgmentEngine
 from hub.secrets import CredentialCipher
 from hub.settings import Settings
 from hub.store import accounts, toolrows
 from hub.store.calllog import CallLog
 from hub.store.db import create_engine, create_sessionmaker
 from hub.tools import connectors as connector_tools
-from hub.tools import rules, servers, status
+from hub.tools import judgments, rules, servers, status
 from hub.tools.base import ToolSpec
 from hub.upstreams import UpstreamRegistry
 
@@ -91,6 +92,15 @@ class App:
         self.prompt_provider: PromptProvider | None = None
         # Called with a tenant id whenever that tenant's tool, prompt or resource lists change.
         self.list_changed_listeners: list[Callable[[uuid.UUID], Awaitable[None]]] = []
+        # Judgments: fixed tools, one judge_<name> tool per active rule set, templates as prompts.
+        # The router's refresh is the first listener, so the MCP face (which registers its notifier
+        # when it is built, later) tells clients to list again only once the new list is ready.
+        self.judgments = JudgmentEngine(sessions, settings)
+        self.judge_tools = judgments.RulesetToolRouter(self.judgments, on_loaded=self.notify_list_changed)
+        self.list_changed_listeners.append(self.judge_tools.refresh)
+        self.dispatcher.routers.append(self.judge_tools)
+        self.dispatcher.add(judgments.tools(self.judgments))
+        self.prompt_provider = judgments.JudgmentPrompts(self.judgments)
 
     # -- identity ----------------------------------------------------------------------------
 
@@ -171,6 +181,7 @@ class App:
                 )
                 for name, tid in ids.items():
                     self._tool_ids[(tenant_id, toolrows.HUB_SERVER_NAME, name)] = tid
+        await self.judge_tools.refresh_all(list(tenants))
 
     async def notify_list_changed(self, tenant_id: uuid.UUID) -> None:
         """Tell the tenant's connected callers that tools, prompts or resources changed."""
@@ -206,6 +217,7 @@ class App:
         """Stop the upstreams, write what the call log holds and close the database."""
         await self.upstreams.aclose()
         await self.connectors.aclose()
+        await self.judgments.aclose()
         await self.calllog.aclose()
         await self.engine.dispose()
 

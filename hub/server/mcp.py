@@ -26,6 +26,7 @@ from hub.errors import AuthError, HubError, NotFound, PermissionDenied
 from hub.identity import Caller
 from hub.proxy import Forwarder
 from hub.tools.base import SampledText, SampleFn, ToolSpec
+from hub.tools.judgments import deferred_sampler
 from hub.upstreams import hop_meta
 
 __all__ = ["CALLER_SCOPE_KEY", "build_server", "caller_of", "to_mcp_error"]
@@ -139,6 +140,17 @@ def sampler_for(ctx: ServerRequestContext[Any, Any]) -> SampleFn | None:
         return SampledText(text=text, model=result.model, stop_reason=result.stop_reason)
 
     return sample
+
+
+def _deferred_sampler_for(
+    ctx: ServerRequestContext[Any, Any], params: types.CallToolRequestParams
+) -> SampleFn | None:
+    """Sampling for 2026-07-28 callers, which cannot be sent a request mid-call: the question goes
+    back as an input-required result and the answer arrives on the retry (``hub.tools.judgments``)."""
+    caps = ctx.session.client_capabilities
+    if ctx.protocol_version not in MODERN_PROTOCOL_VERSIONS or caps is None or caps.sampling is None:
+        return None
+    return deferred_sampler(params.input_responses, params.request_state)
 
 
 def forwarder_for(ctx: ServerRequestContext[Any, Any]) -> Forwarder | None:
@@ -356,7 +368,7 @@ def build_server(app: App) -> Server[Any]:
                 params.arguments,
                 meta=meta,
                 progress=progress,
-                sample=sampler_for(ctx),
+                sample=sampler_for(ctx) or _deferred_sampler_for(ctx, params),
                 forwarder=forwarder_for(ctx),
             )
         except NotFound as exc:
@@ -367,6 +379,9 @@ def build_server(app: App) -> Server[Any]:
             payload = outcome.passthrough.payload
             assert isinstance(payload, types.CallToolResult | types.InputRequiredResult)
             return payload
+        if isinstance(outcome.value, types.InputRequiredResult):
+            # A judgment asked the caller's model through the input-required flow (2026-07-28).
+            return outcome.value
         return result_of(outcome)
 
     server: Server[Any] = Server(
