@@ -108,6 +108,7 @@ class UpstreamGuard:
             connected=lambda: self.upstream.connected,
             policy=self.retry,
             sleep=self._sleep,
+            reconnected=self.upstream.wait_ready,
         )
 
     async def run(

@@ -57,6 +57,8 @@ class RetryPolicy:
     initial: float = 0.1
     ceiling: float = 2.0
     jitter: float = 0.5  # each wait is scaled by a random factor in [1 - jitter, 1 + jitter]
+    # Before a retry, how long to wait for a dropped upstream to be connected again.
+    reconnect_wait: float = 10.0
     rng: random.Random = field(default_factory=random.Random, compare=False)
 
     def delay(self, retry: int) -> float:
@@ -77,8 +79,13 @@ async def with_retries(
     connected: Callable[[], bool],
     policy: RetryPolicy | None = None,
     sleep: Sleep = system_sleep,
+    reconnected: Callable[[float], Awaitable[object]] | None = None,
 ) -> T:
-    """Await ``request()``, retrying a retriable upstream failure when that is safe."""
+    """Await ``request()``, retrying a retriable upstream failure when that is safe.
+
+    ``reconnected(seconds)`` waits (at most ``policy.reconnect_wait``) for a dropped upstream to be
+    back before a retry; it raises when the upstream does not return, which ends the retries.
+    """
     policy = policy or RetryPolicy()
     retry = 0
     while True:
@@ -94,3 +101,5 @@ async def with_retries(
         if counter is not None:
             counter.count += 1
         await sleep(policy.delay(retry))
+        if reconnected is not None and not connected():
+            await reconnected(policy.reconnect_wait)
