@@ -17,6 +17,7 @@ import anyio
 import typer
 
 from hub import __version__
+from hub.cli_connectors import connectors_cli
 from hub.cli_servers import servers_cli
 from hub.config import load_config
 from hub.errors import ConfigError, HubError, InputError
@@ -42,6 +43,7 @@ cli.add_typer(keys_cli, name="keys")
 cli.add_typer(config_cli, name="config")
 cli.add_typer(users_cli, name="users")
 cli.add_typer(servers_cli, name="servers")
+cli.add_typer(connectors_cli, name="connectors")
 
 
 class Role(StrEnum):
