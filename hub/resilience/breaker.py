@@ -166,6 +166,7 @@ class Breaker:
         self._on_transition = on_transition
         self._on_count = on_count
         self._trial_running = False
+        self._changed = anyio.Event()
         self._cb = pybreaker.CircuitBreaker(
             fail_max=fail_max,
             reset_timeout=reset_timeout,
@@ -224,6 +225,11 @@ class Breaker:
             if trial:
                 self._trial_running = False
 
+    async def wait_for(self, state: BreakerState) -> None:
+        """Return once the breaker is in ``state`` (as noticed here, or applied from another process)."""
+        while self.state != state:
+            await self._changed.wait()
+
     def reset(self) -> None:
         """Close the breaker now (an operator's or a health check's decision)."""
         self._cb.close()
@@ -234,6 +240,8 @@ class Breaker:
         """pybreaker changed state: tell the mirror."""
         if before == after:
             return
+        changed, self._changed = self._changed, anyio.Event()
+        changed.set()
         if after == "open":
             log.warning("breaker of %s opened after %d failures", self.server, self.fail_count)
         if self._on_transition is not None:
