@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
+import anyio
 import httpx2
 from mcp.client.streamable_http import streamable_http_client
 
@@ -18,6 +19,7 @@ from hub.proxy.transport import LinkStatus, TransportStreams, UpstreamSpec
 __all__ = ["StreamableHttpConnector"]
 
 _SESSION_HEADER = "mcp-session-id"
+_CLOSE_GRACE = 1.0
 
 
 class StreamableHttpConnector:
@@ -52,10 +54,13 @@ class StreamableHttpConnector:
                 status.closed_reason = "upstream expired the session (HTTP 404)"
 
         timeout = httpx2.Timeout(spec.connect_timeout, read=spec.read_timeout)
-        async with (
-            httpx2.AsyncClient(
-                headers=dict(spec.headers), timeout=timeout, event_hooks={"response": [note_expiry]}
-            ) as client,
-            streamable_http_client(spec.url, http_client=client) as streams,
-        ):
-            yield streams
+        client = httpx2.AsyncClient(
+            headers=dict(spec.headers), timeout=timeout, event_hooks={"response": [note_expiry]}
+        )
+        try:
+            async with streamable_http_client(spec.url, http_client=client) as streams:
+                yield streams
+        finally:
+            # Closed even when the owner is being cancelled, or pooled sockets would leak until GC.
+            with anyio.CancelScope(shield=True), anyio.move_on_after(_CLOSE_GRACE):
+                await client.aclose()

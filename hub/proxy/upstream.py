@@ -67,6 +67,8 @@ _READ_RESULT: TypeAdapter[types.ReadResourceResult | types.InputRequiredResult] 
 
 # A link that stayed up this long was healthy; the next failure starts the backoff from the bottom again.
 _STABLE_AFTER = 10.0
+# How long closing waits for the link to end cleanly before cancelling it.
+_CLOSE_GRACE = 5.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,6 +161,7 @@ class Upstream:
         self._dirty: set[str] = set()
         self._retry_now = anyio.Event()
         self._task_group: anyio.abc.TaskGroup | None = None
+        self._stopped = anyio.Event()
 
     @classmethod
     def from_spec(cls, spec: UpstreamSpec, **options: Any) -> Upstream:
@@ -189,6 +192,13 @@ class Upstream:
         task_group, self._task_group = self._task_group, None
         if task_group is None:
             return
+        link = self._link
+        if link is not None and not link.closed:
+            # Leave the link the ordinary way first, so the transport ends its session (HTTP DELETE,
+            # websocket close) instead of being torn down by cancellation.
+            self._close_link(link)
+            with anyio.move_on_after(_CLOSE_GRACE):
+                await self._stopped.wait()
         task_group.cancel_scope.cancel()
         await task_group.__aexit__(None, None, None)
 
@@ -454,6 +464,12 @@ class Upstream:
     # --- connection lifecycle ------------------------------------------------------------------------------
 
     async def _supervise(self) -> None:
+        try:
+            await self._keep_connected()
+        finally:
+            self._stopped.set()
+
+    async def _keep_connected(self) -> None:
         initial, ceiling = self._backoff
         delay = initial
         while not self._closing:

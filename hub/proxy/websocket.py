@@ -26,6 +26,8 @@ logger = logging.getLogger(__name__)
 SUBPROTOCOL = Subprotocol("mcp")
 # websockets refuses frames over 1 MiB by default; MCP payloads may be far larger (the hub caps at 10 MB).
 MAX_FRAME_BYTES = 64 * 1024 * 1024
+# How long the closing handshake may take before the socket is dropped.
+_CLOSE_GRACE = 1.0
 
 
 class WebSocketConnector:
@@ -50,13 +52,14 @@ class WebSocketConnector:
         spec = self._spec
         assert spec.url is not None
         self._status.reset()
-        async with connect(
+        ws = await connect(
             spec.url,
             subprotocols=[SUBPROTOCOL],
             additional_headers=dict(spec.headers),
             open_timeout=spec.connect_timeout,
             max_size=MAX_FRAME_BYTES,
-        ) as ws:
+        )
+        try:
             if ws.subprotocol != SUBPROTOCOL:
                 logger.warning(
                     "%s accepted without subprotocol %r; speaking MCP anyway", spec.url, SUBPROTOCOL
@@ -72,6 +75,12 @@ class WebSocketConnector:
                     tg.cancel_scope.cancel()
                     for stream in (read_writer, read_stream, write_stream, write_reader):
                         stream.close()
+        finally:
+            # Closed even when the owner is being cancelled, or the socket would leak until GC.
+            with anyio.CancelScope(shield=True):
+                with anyio.move_on_after(_CLOSE_GRACE):
+                    await ws.close()
+                ws.transport.abort()
 
     async def _receive(
         self, ws: ClientConnection, sink: MemoryObjectSendStream[SessionMessage | Exception]
