@@ -257,3 +257,34 @@ async def test_the_upstream_reconnects_and_rediscovers_after_the_server_restarts
     assert answer == "again"
     assert second is not None
     assert second.generation > first.generation
+
+
+async def test_an_expired_streamable_http_session_is_reinitialised_transparently() -> None:
+    server = EchoServer("streamable_http", many=0)
+    server.start()
+    try:
+        async with Upstream.from_spec(server.spec(), backoff_initial=60) as up:
+            with anyio.fail_after(20):
+                await up.wait_ready()
+                # The new process knows nothing of the old session id and answers it with HTTP 404.
+                await server.restart()
+                assert text_of(await up.call_tool("echo", {"text": "same caller"})) == "same caller"
+    finally:
+        server.stop()
+
+
+async def test_auto_mode_speaks_the_2026_era_to_a_server_that_offers_it(echo_server: EchoServer) -> None:
+    seen: list[float] = []
+
+    async def on_progress(progress: float, total: float | None, message: str | None) -> None:
+        seen.append(progress)
+
+    async with Upstream.from_spec(echo_server.spec(mode="auto")) as up:
+        with anyio.fail_after(15):
+            snapshot = await up.wait_ready()
+            assert up.protocol_version == "2026-07-28"
+            assert text_of(await up.call_tool("echo", {"text": "modern"})) == "modern"
+            await up.call_tool("slow", {"steps": 2}, progress_callback=on_progress)
+            assert await up.ping() >= 0
+    assert snapshot.tool("echo") is not None
+    assert seen == [1, 2]
