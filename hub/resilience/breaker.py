@@ -4,8 +4,9 @@ pybreaker's ``call(async_fn)`` sees only the creation of a coroutine, never its 
 awaited request runs inside ``breaker.calling()``, a generator-based context manager that does see
 it. On top of pybreaker this adds what a shared upstream needs:
 
-- only the upstream's own failures count (``UpstreamError`` minus a JSON-RPC error *answer*, which
-  proves the server alive); a tool's ``isError`` result is a normal return and so a success;
+- only the upstream's own failures count (``UpstreamError`` minus a JSON-RPC error *answer* other
+  than "internal error", which proves the server alive); a tool's ``isError`` result is a normal
+  return and so a success;
 - an open breaker raises ``BreakerOpen`` (an ``UpstreamUnavailable``) naming the server and when it
   will let a trial call through, without touching the upstream;
 - half-open lets exactly one trial call through; pybreaker alone would let every concurrent caller in;
@@ -22,6 +23,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Literal, TypeVar
 
 import anyio
+import mcp_types as types
 import pybreaker
 
 from hub.errors import UpstreamError, UpstreamUnavailable
@@ -262,7 +264,10 @@ class Breaker:
             # The caller gave up, which proves nothing; but a cancelled trial did not prove health either.
             return not self._trial_running
         if isinstance(exc, UpstreamRPCError):
-            return True  # the server answered, with a JSON-RPC error: it is alive
+            # A JSON-RPC error answer proves the server alive, except "internal error": the SDK's
+            # streamable HTTP client turns an HTTP 5xx into exactly that, and a server says it when
+            # it is broken rather than when the request is wrong.
+            return exc.error.code != types.INTERNAL_ERROR
         return not isinstance(exc, UpstreamError)
 
     def _refusal(self, why: str | None = None) -> BreakerOpen:
