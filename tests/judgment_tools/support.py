@@ -49,8 +49,9 @@ async def call(client: Client, name: str, args: dict[str, Any] | None = None) ->
     """Call a tool that must succeed; its structured result."""
     result = await client.call_tool(name, args or {})
     assert not result.is_error, result.content
-    assert result.structured_content is not None
-    return result.structured_content
+    structured: dict[str, Any] | None = result.structured_content
+    assert structured is not None
+    return structured
 
 
 async def call_error(client: Client, name: str, args: dict[str, Any]) -> dict[str, Any]:

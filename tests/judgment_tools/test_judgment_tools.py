@@ -59,7 +59,7 @@ async def test_spec_cases_over_mcp_with_handshake_sampling(tmp_path: Path) -> No
         if isinstance(message, types.ToolListChangedNotification):
             changed.set()
 
-    async def sampling(ctx: Any, params: types.CreateMessageRequestParams) -> types.CreateMessageResult:
+    async def sampling(context: Any, params: types.CreateMessageRequestParams) -> types.CreateMessageResult:
         content = params.messages[0].content
         assert isinstance(content, types.TextContent)
         prompts_seen.append(content.text)
@@ -170,7 +170,7 @@ async def test_modern_era_sampling_goes_through_input_required_and_survives_an_i
     answers = iter(["Looks fine to me.", json.dumps(VERDICT)])
     asked: list[str] = []
 
-    async def sampling(ctx: Any, params: types.CreateMessageRequestParams) -> types.CreateMessageResult:
+    async def sampling(context: Any, params: types.CreateMessageRequestParams) -> types.CreateMessageResult:
         content = params.messages[0].content
         assert isinstance(content, types.TextContent)
         asked.append(content.text)

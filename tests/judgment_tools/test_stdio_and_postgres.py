@@ -30,7 +30,7 @@ from tests.judgment_tools.support import (
 pytestmark = pytest.mark.anyio
 
 
-async def sampling(ctx: Any, params: types.CreateMessageRequestParams) -> types.CreateMessageResult:
+async def sampling(context: Any, params: types.CreateMessageRequestParams) -> types.CreateMessageResult:
     return sampling_answer(json.dumps(VERDICT))
 
 
