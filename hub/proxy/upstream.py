@@ -29,8 +29,16 @@ import anyio.abc
 import mcp_types as types
 from mcp.client._probe import negotiate_auto
 from mcp.client.session import ClientRequestContext, ClientSession, IncomingMessage
+from mcp.client.subscriptions import ListenNotSupportedError, SubscriptionLost
+from mcp.client.subscriptions import listen as listen_for_changes
 from mcp.shared.dispatcher import ProgressFnT
 from mcp.shared.exceptions import MCPError
+from mcp.shared.subscriptions import (
+    PromptsListChanged,
+    ResourcesListChanged,
+    ResourceUpdated,
+    ToolsListChanged,
+)
 from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 from pydantic import BaseModel, TypeAdapter
 
@@ -536,6 +544,12 @@ class Upstream:
             self._link = link
             self._connecting = False
             self._last_error = None
+            if session.protocol_version in MODERN_PROTOCOL_VERSIONS:
+                # 2026-07-28 has no unsolicited notifications: changes arrive on a listen stream, open
+                # (acknowledged) before the link counts as ready so no change can slip in between.
+                listener = await stack.enter_async_context(anyio.create_task_group())
+                stack.callback(listener.cancel_scope.cancel)
+                await listener.start(self._listen, link)
             self._ready.set()
             await self._notify_status()
             await self._publish()
@@ -553,6 +567,35 @@ class Upstream:
                 await self._publish()
         if deadline.cancelled_caught:
             raise TimeoutError(f"connect timed out after {self._connect_timeout}s")
+
+    async def _listen(
+        self, link: _Link, *, task_status: anyio.abc.TaskStatus[None] = anyio.TASK_STATUS_IGNORED
+    ) -> None:
+        """Turn a 2026-era ``subscriptions/listen`` stream into rediscovery, as list_changed does."""
+        kinds: dict[type[object], tuple[str, ...]] = {
+            ToolsListChanged: ("tools",),
+            PromptsListChanged: ("prompts",),
+            ResourcesListChanged: ("resources", "resource_templates"),
+        }
+        started = False
+        try:
+            async with listen_for_changes(
+                link.session, tools_list_changed=True, prompts_list_changed=True, resources_list_changed=True
+            ) as subscription:
+                task_status.started()
+                started = True
+                async for event in subscription:
+                    if isinstance(event, ResourceUpdated):
+                        if self._on_resource_updated is not None:
+                            await self._on_resource_updated(self.name, event.uri)
+                        continue
+                    self._dirty.update(kinds.get(type(event), ()))
+                    self._wake.set()
+        except (MCPError, SubscriptionLost, ListenNotSupportedError, TimeoutError) as exc:
+            # Calls still work without it; only change tracking is lost until the next connect.
+            logger.warning("upstream %s: change subscription ended: %s", self.name, exc)
+            if not started:
+                task_status.started()
 
     def _close_link(self, link: _Link, *, reconnect_now: bool = False) -> None:
         if link.closed:

@@ -216,7 +216,9 @@ async def test_log_messages_reach_the_call_and_the_upstream_callback(echo_server
     assert per_call == ["careful"]
 
 
-async def test_list_changed_triggers_rediscovery_and_on_change(echo_server: EchoServer) -> None:
+@pytest.mark.parametrize("mode", ["legacy", "auto"])
+async def test_list_changed_triggers_rediscovery_and_on_change(echo_server: EchoServer, mode: str) -> None:
+    """Handshake era: a list_changed notification; 2026 era: an event on a subscriptions/listen stream."""
     snapshots: list[Snapshot] = []
     changed = anyio.Event()
 
@@ -225,7 +227,7 @@ async def test_list_changed_triggers_rediscovery_and_on_change(echo_server: Echo
         if snapshot.tool("extra0") is not None:
             changed.set()
 
-    async with Upstream.from_spec(echo_server.spec(), on_change=on_change) as up:
+    async with Upstream.from_spec(echo_server.spec(mode=mode), on_change=on_change) as up:
         with anyio.fail_after(15):
             first = await up.wait_ready()
             assert first.tool("extra0") is None

@@ -28,7 +28,10 @@ from mcp.server.context import ServerRequestContext
 from mcp.server.lowlevel import NotificationOptions, Server
 from mcp.server.sse import SseServerTransport
 from mcp.server.stdio import stdio_server
+from mcp.server.subscriptions import InMemorySubscriptionBus, ListenHandler
 from mcp.shared.exceptions import MCPDeprecationWarning
+from mcp.shared.subscriptions import ToolsListChanged
+from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
@@ -52,6 +55,7 @@ class State:
         self.cancelled = 0
         self.cancel_seen = anyio.Event()
         self.stdout: Any = None  # the wire, when serving stdio
+        self.bus = InMemorySubscriptionBus()  # 2026-07-28 change events
 
 
 def _tool(name: str, description: str, properties: dict[str, Any] | None = None) -> types.Tool:
@@ -143,7 +147,10 @@ def build(state: State) -> Server[Any]:
             return text("logged")
         if name == "grow":
             state.extra += 1
-            await ctx.session.send_tool_list_changed()
+            if ctx.protocol_version in MODERN_PROTOCOL_VERSIONS:
+                await state.bus.publish(ToolsListChanged())
+            else:
+                await ctx.session.send_tool_list_changed()
             return text(f"extra{state.extra - 1}")
         if name == "hang":
             try:
@@ -222,6 +229,7 @@ def build(state: State) -> Server[Any]:
         on_get_prompt=get_prompt,
         on_completion=complete,
         on_subscribe_resource=subscribe,
+        on_subscriptions_listen=ListenHandler(state.bus),
     )
 
 
