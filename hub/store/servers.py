@@ -138,7 +138,9 @@ async def save_server(
     if name == "hub":
         raise Conflict("the name 'hub' is reserved for the hub's own tools")
     row = (
-        await session.execute(select(MCPServer).where(MCPServer.tenant_id == tenant_id, MCPServer.name == name))
+        await session.execute(
+            select(MCPServer).where(MCPServer.tenant_id == tenant_id, MCPServer.name == name)
+        )
     ).scalar_one_or_none()
     public = _public(entry)
     # Where the entry came from decides what a reload of mcp.json may retire.
@@ -217,7 +219,9 @@ async def remove_server(
 ) -> None:
     """Set a server inactive (its rows and call history stay) and disable its tools."""
     row = (
-        await session.execute(select(MCPServer).where(MCPServer.tenant_id == tenant_id, MCPServer.name == name))
+        await session.execute(
+            select(MCPServer).where(MCPServer.tenant_id == tenant_id, MCPServer.name == name)
+        )
     ).scalar_one_or_none()
     if row is None or name == "hub":
         raise NotFound(f"no server named '{name}'")
@@ -244,7 +248,9 @@ async def remove_server(
 async def get_server(session: AsyncSession, tenant_id: uuid.UUID, name: str) -> MCPServer:
     """A server row of the tenant; ``NotFound`` otherwise."""
     row = (
-        await session.execute(select(MCPServer).where(MCPServer.tenant_id == tenant_id, MCPServer.name == name))
+        await session.execute(
+            select(MCPServer).where(MCPServer.tenant_id == tenant_id, MCPServer.name == name)
+        )
     ).scalar_one_or_none()
     if row is None:
         raise NotFound(f"no server named '{name}'")
@@ -252,7 +258,11 @@ async def get_server(session: AsyncSession, tenant_id: uuid.UUID, name: str) -> 
 
 
 async def list_servers(
-    session: AsyncSession, cipher: CredentialCipher, tenant_id: uuid.UUID | None = None, *, active_only: bool = False
+    session: AsyncSession,
+    cipher: CredentialCipher,
+    tenant_id: uuid.UUID | None = None,
+    *,
+    active_only: bool = False,
 ) -> list[ServerRecord]:
     """Registered upstreams (not the hub itself), of one tenant or all."""
     stmt = select(MCPServer).where(MCPServer.name != "hub")
@@ -303,7 +313,11 @@ async def sync_tools(
             )
             session.add(row)
         elif row.approved_hash in (None, digest):
-            row.description, row.input_schema, row.output_schema = d.description, d.input_schema, d.output_schema
+            row.description, row.input_schema, row.output_schema = (
+                d.description,
+                d.input_schema,
+                d.output_schema,
+            )
             row.title, row.annotations = d.title, d.annotations
             row.definition_hash = row.approved_hash = digest
             row.pending_definition = None
@@ -334,12 +348,20 @@ async def sync_tools(
 
 
 async def approve_tool(
-    session: AsyncSession, caller: Caller, tenant_id: uuid.UUID, server: str, tool: str, *, trace_id: str | None
+    session: AsyncSession,
+    caller: Caller,
+    tenant_id: uuid.UUID,
+    server: str,
+    tool: str,
+    *,
+    trace_id: str | None,
 ) -> dict[str, Any]:
     """Accept a held-back tool's new definition."""
     srv = await get_server(session, tenant_id, server)
     row = (
-        await session.execute(select(MCPTool).where(MCPTool.mcp_server_id == srv.id, MCPTool.tool_name == tool))
+        await session.execute(
+            select(MCPTool).where(MCPTool.mcp_server_id == srv.id, MCPTool.tool_name == tool)
+        )
     ).scalar_one_or_none()
     if row is None:
         raise NotFound(f"server '{server}' has no tool '{tool}'")
