@@ -27,6 +27,7 @@ from typing import Any, Literal, Self, TypeVar
 import anyio
 import anyio.abc
 import mcp_types as types
+from mcp.client._input_required import InputRequiredRoundsExceededError, run_input_required_driver
 from mcp.client._probe import negotiate_auto
 from mcp.client.session import ClientRequestContext, ClientSession, IncomingMessage
 from mcp.client.subscriptions import ListenNotSupportedError, SubscriptionLost
@@ -54,6 +55,7 @@ logger = logging.getLogger(__name__)
 
 Mode = Literal["legacy", "auto"]
 R = TypeVar("R", bound=BaseModel)
+T = TypeVar("T")
 
 SamplingForward = Callable[
     [types.CreateMessageRequestParams],
@@ -114,6 +116,9 @@ class _Call:
     scope: anyio.CancelScope = field(default_factory=anyio.CancelScope)
     abort: HubError | None = None
 
+
+# Stands for "the call is known" when refusing a request the caller cannot answer.
+_NO_CALL = object()
 
 # Set while a call awaits its result; transports that carry the sender's context (streamable HTTP)
 # hand it to the server's requests raised during that call.
@@ -273,23 +278,38 @@ class Upstream:
         forwarder: Forwarder | None = None,
         input_responses: types.InputResponses | None = None,
         request_state: str | None = None,
+        resolve_input_required: bool = False,
     ) -> types.CallToolResult | types.InputRequiredResult:
-        """Call ``name`` upstream; a tool's own failure comes back as ``isError``, the link's as ``UpstreamError``."""
-        params = types.CallToolRequestParams(
-            name=name,
-            arguments=arguments,
-            input_responses=input_responses,
-            request_state=request_state,
-            _meta=_outbound_meta(meta),
-        )
-        return await self._request(
-            types.CallToolRequest(params=params),
-            _CALL_RESULT,
-            tool=name,
-            timeout_seconds=timeout_seconds,
-            progress_callback=progress_callback,
-            forwarder=forwarder,
-        )
+        """Call ``name`` upstream; a tool's own failure comes back as ``isError``, the link's as ``UpstreamError``.
+
+        A 2026-era upstream may answer ``InputRequiredResult``: returned as is for a 2026-era caller to
+        fulfil, or, with ``resolve_input_required``, fulfilled here through ``forwarder`` and retried
+        (what a handshake-era caller needs).
+        """
+
+        async def send(
+            responses: types.InputResponses | None, state: str | None
+        ) -> types.CallToolResult | types.InputRequiredResult:
+            params = types.CallToolRequestParams(
+                name=name,
+                arguments=arguments,
+                input_responses=responses,
+                request_state=state,
+                _meta=_outbound_meta(meta),
+            )
+            return await self._request(
+                types.CallToolRequest(params=params),
+                _CALL_RESULT,
+                tool=name,
+                timeout_seconds=timeout_seconds,
+                progress_callback=progress_callback,
+                forwarder=forwarder,
+            )
+
+        result = await send(input_responses, request_state)
+        if resolve_input_required and isinstance(result, types.InputRequiredResult):
+            return await self._resolve_input(result, send, forwarder, tool=name)
+        return result
 
     async def read_resource(
         self,
@@ -403,6 +423,33 @@ class Upstream:
             await self._discover(link, {"tools", "resources", "resource_templates", "prompts"})
         assert self._snapshot is not None
         return self._snapshot
+
+    async def _resolve_input(
+        self,
+        first: types.InputRequiredResult,
+        retry: Callable[[types.InputResponses | None, str | None], Awaitable[T | types.InputRequiredResult]],
+        forwarder: Forwarder | None,
+        *,
+        tool: str,
+    ) -> T:
+        """Fulfil the upstream's input requests through ``forwarder`` and retry until a final result."""
+
+        async def dispatch(key: str, request: types.InputRequest) -> types.InputResponse | types.ErrorData:
+            match request:
+                case types.CreateMessageRequest(params=params) if forwarder and forwarder.sampling:
+                    return await forwarder.sampling(params)
+                case types.ElicitRequest(params=params) if forwarder and forwarder.elicitation:
+                    return await forwarder.elicitation(params)
+                case types.ListRootsRequest() if forwarder and forwarder.roots:
+                    return await forwarder.roots()
+                case _:
+                    return _refusal(request.method, None if forwarder is None else _NO_CALL)
+
+        with map_errors(upstream=self.name, tool=tool, status=self._status):
+            try:
+                return await run_input_required_driver(first, dispatch=dispatch, retry=retry)
+            except InputRequiredRoundsExceededError as exc:
+                raise UpstreamProtocolError(str(exc), where=f"{self.name}/{tool}") from exc
 
     # --- the request path ---------------------------------------------------------------------------------
 
@@ -759,7 +806,7 @@ class Upstream:
         return None
 
 
-def _refusal(method: str, call: _Call | None) -> types.ErrorData:
+def _refusal(method: str, call: _Call | object | None) -> types.ErrorData:
     if call is None:
         return types.ErrorData(
             code=types.INVALID_REQUEST,

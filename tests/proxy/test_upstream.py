@@ -290,3 +290,25 @@ async def test_auto_mode_speaks_the_2026_era_to_a_server_that_offers_it(echo_ser
             assert await up.ping() >= 0
     assert snapshot.tool("echo") is not None
     assert seen == [1, 2]
+
+
+async def test_a_2026_upstream_asking_for_input_is_answered_through_the_callers_forwarder(
+    echo_server: EchoServer,
+) -> None:
+    async def sampling(params: types.CreateMessageRequestParams) -> types.CreateMessageResult:
+        return types.CreateMessageResult(
+            role="assistant", content=types.TextContent(type="text", text="42"), model="m"
+        )
+
+    forwarder = Forwarder(owner="caller", sampling=sampling)
+    async with Upstream.from_spec(echo_server.spec(mode="auto")) as up:
+        with anyio.fail_after(15):
+            await up.wait_ready()
+            # A 2026-era caller gets the request to fulfil itself ...
+            pending = await up.call_tool("sample", {"prompt": "?"}, forwarder=forwarder)
+            assert isinstance(pending, types.InputRequiredResult)
+            # ... a handshake-era caller gets the final result, its forwarder having answered.
+            resolved = await up.call_tool(
+                "sample", {"prompt": "?"}, forwarder=forwarder, resolve_input_required=True
+            )
+    assert text_of(resolved) == "model said: 42"

@@ -120,6 +120,24 @@ def build(state: State) -> Server[Any]:
             for i in range(steps):
                 await ctx.session.report_progress(i + 1, steps, f"step {i + 1}")
             return text(f"done {steps}")
+        if name == "sample" and ctx.protocol_version in MODERN_PROTOCOL_VERSIONS:
+            # 2026-07-28 has no push: ask for the sample inside the result, finish on the retry.
+            if not params.input_responses:
+                request = types.CreateMessageRequest(
+                    params=types.CreateMessageRequestParams(
+                        messages=[
+                            types.SamplingMessage(
+                                role="user", content=types.TextContent(type="text", text=args["prompt"])
+                            )
+                        ],
+                        max_tokens=50,
+                    )
+                )
+                return types.InputRequiredResult(input_requests={"llm": request}, request_state="asked")
+            answer = params.input_responses["llm"]
+            assert isinstance(answer, types.CreateMessageResult)
+            assert isinstance(answer.content, types.TextContent)
+            return text(f"model said: {answer.content.text}")
         if name == "sample":
             result = await ctx.session.create_message(
                 [
