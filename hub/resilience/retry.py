@@ -67,6 +67,10 @@ class RetryPolicy:
         return base * self.rng.uniform(1 - self.jitter, 1 + self.jitter)
 
 
+# Built once: a new random.Random per call would cost ~40 µs of seeding from os.urandom.
+_DEFAULT_POLICY = RetryPolicy()
+
+
 def is_idempotent(tool: types.Tool) -> bool:
     """Whether the tool declares that calling it again with the same arguments does no more harm."""
     return tool.annotations is not None and tool.annotations.idempotent_hint is True
@@ -86,7 +90,7 @@ async def with_retries(
     ``reconnected(seconds)`` waits (at most ``policy.reconnect_wait``) for a dropped upstream to be
     back before a retry; it raises when the upstream does not return, which ends the retries.
     """
-    policy = policy or RetryPolicy()
+    policy = policy or _DEFAULT_POLICY
     retry = 0
     while True:
         was_connected = connected()
