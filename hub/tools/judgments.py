@@ -56,6 +56,7 @@ from hub.judgment import (
 )
 from hub.judgment.inputs import FORCEABLE_METHODS, POLICY_SCHEMA
 from hub.judgment.verdicts import RESULTS
+from hub.store.audit import record_audit
 from hub.tools.base import JSONObject, SampledText, SampleFn, ToolContext, ToolSpec, obj
 
 __all__ = [
@@ -121,6 +122,26 @@ def tools(engine: JudgmentEngine) -> list[ToolSpec]:
             rating=args.get("rating"),
             comment=args.get("comment"),
         )
+        # Feedback changes what the hub learns from, so it is audited. The engine commits its own
+        # transaction, hence a second one here; shielded so a caller's cancel cannot skip the row.
+        # Judgments themselves are not audited: judgment_executions is already their record.
+        after = {
+            **receipt.as_dict(),
+            "feedback_type": args["feedback_type"],
+            "corrected_result": args.get("corrected_result"),
+            "rating": args.get("rating"),
+        }
+        with anyio.CancelScope(shield=True):
+            async with ctx.app.sessions() as session, session.begin():
+                await record_audit(
+                    session,
+                    caller=ctx.caller,
+                    action="feedback",
+                    resource_type="judgment_execution",
+                    resource_id=str(args["judgment_id"]),
+                    after=after,
+                    trace_id=ctx.trace_id,
+                )
         return receipt.as_dict()
 
     async def stats(ctx: ToolContext, args: JSONObject) -> dict[str, Any]:

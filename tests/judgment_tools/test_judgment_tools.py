@@ -19,7 +19,7 @@ from hub.errors import NotFound
 from hub.server.mcp import build_server
 from hub.store.models import LearningSample, LLMCall, Tenant
 from tests.judgment.llm_server import LLMServer
-from tests.judgment.support import DEFECT_RULES, make_tenant
+from tests.judgment.support import DEFECT_RULES, make_ruleset, make_tenant
 from tests.judgment_tools.support import (
     VERDICT,
     call,
@@ -152,6 +152,15 @@ async def test_spec_cases_over_mcp_with_handshake_sampling(tmp_path: Path) -> No
         assert sample.is_validated
         assert sample.label["result"] == "critical"
         assert sample.label["original_result"] == "warning"
+        async with app.sessions() as session:
+            audited = (
+                await session.execute(
+                    sa.text(
+                        "SELECT action, resource_id, trace_id FROM audit_logs WHERE resource_type = 'judgment_execution'"
+                    )
+                )
+            ).all()
+        assert [(a, r) for a, r, _ in audited] == [("feedback", first["id"])]
 
         # Prompt templates are MCP prompts.
         prompts = {p.name for p in (await client.list_prompts()).prompts}
@@ -315,3 +324,28 @@ async def test_a_tenant_never_sees_or_judges_with_another_tenants_rule_sets_judg
         assert own.value["method_used"] == "llm_only"
         # And the first tenant still sees only its own judgment.
         assert (await call(client, "judgment_list", {}))["count"] == 1
+
+
+async def test_a_tenant_first_seen_after_start_gets_its_rule_set_tools_and_a_list_changed(
+    tmp_path: Path,
+) -> None:
+    async with hub_app(tmp_path) as app:
+        other = await make_tenant(app.sessions)
+        await make_ruleset(app.sessions, other.id, name="late_rules")
+        told: list[uuid.UUID] = []
+        loaded = anyio.Event()
+
+        async def listener(tenant_id: uuid.UUID) -> None:
+            told.append(tenant_id)
+            loaded.set()
+
+        app.list_changed_listeners.append(listener)
+        # Not loaded at start (the tenant did not exist): the first look starts a load in the background.
+        assert app.judge_tools.listed(other.operator) == []
+        with anyio.fail_after(10):
+            await loaded.wait()
+        assert told == [other.id]
+        assert [t.name for t in app.judge_tools.listed(other.operator)] == ["judge_late_rules"]
+        outcome = await app.dispatcher.call(other.operator, "judge_late_rules", judgment_input(0.2))
+        assert outcome.value is not None
+        assert (outcome.value["method_used"], outcome.value["result"]) == ("rule_only", "critical")
