@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from hub.proxy.errors import UpstreamRPCError, map_errors
+from hub.proxy.forwarder import Forwarder
 from hub.proxy.snapshot import Snapshot
 from hub.proxy.transport import Connect, Connector, LinkStatus, TransportKind, UpstreamSpec, connect_for
-from hub.proxy.upstream import Forwarder, Mode, Upstream
+from hub.proxy.upstream import Mode, Upstream
 
 __all__ = [
     "Connect",

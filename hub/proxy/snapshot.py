@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
-from typing import Protocol, TypeVar
+from collections.abc import Awaitable, Callable, Sequence, Set
+from dataclasses import dataclass, replace
+from typing import Any, Protocol, TypeVar
 
 import mcp_types as types
+from mcp.client.session import ClientSession
 
 from hub.errors import UpstreamProtocolError
 
-__all__ = ["MAX_PAGES", "Snapshot", "walk_pages"]
+__all__ = ["ALL_KINDS", "MAX_PAGES", "Snapshot", "discover", "walk_pages"]
 
 # A server that keeps handing out cursors past this is looping; 1,000 pages of 100 is far past real ones.
 MAX_PAGES = 1000
@@ -65,3 +66,45 @@ async def walk_pages(
         seen.add(cursor)
         params = types.PaginatedRequestParams(cursor=cursor)
     raise UpstreamProtocolError(f"more than {MAX_PAGES} pages", where=where)
+
+
+ALL_KINDS = frozenset({"tools", "resources", "resource_templates", "prompts"})
+
+
+async def discover(
+    session: ClientSession, *, server: str, generation: int, kinds: Set[str], previous: Snapshot | None
+) -> Snapshot:
+    """A new snapshot: ``kinds`` listed afresh (every page), the rest kept from ``previous``.
+
+    Only what the server's capabilities offer is listed; the rest is empty.
+    """
+    caps = session.server_capabilities
+    base = previous or Snapshot(
+        server=server,
+        generation=generation,
+        protocol_version=session.protocol_version or "",
+        server_info=session.server_info,
+        capabilities=caps,
+        instructions=session.instructions,
+    )
+    found: dict[str, Any] = {}
+    if caps is not None and caps.tools is not None and "tools" in kinds:
+        found["tools"] = await walk_pages(
+            lambda p: session.list_tools(params=p), lambda r: r.tools, where=server
+        )
+    if caps is not None and caps.resources is not None:
+        if "resources" in kinds:
+            found["resources"] = await walk_pages(
+                lambda p: session.list_resources(params=p), lambda r: r.resources, where=server
+            )
+        if "resource_templates" in kinds:
+            found["resource_templates"] = await walk_pages(
+                lambda p: session.list_resource_templates(params=p),
+                lambda r: r.resource_templates,
+                where=server,
+            )
+    if caps is not None and caps.prompts is not None and "prompts" in kinds:
+        found["prompts"] = await walk_pages(
+            lambda p: session.list_prompts(params=p), lambda r: r.prompts, where=server
+        )
+    return replace(base, generation=generation, **found)

@@ -17,17 +17,16 @@ from __future__ import annotations
 import logging
 import math
 import random
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Set
 from contextlib import AsyncExitStack
 from contextvars import ContextVar
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any, Literal, Self, TypeVar
 
 import anyio
 import anyio.abc
 import mcp_types as types
-from mcp.client._input_required import InputRequiredRoundsExceededError, run_input_required_driver
 from mcp.client._probe import negotiate_auto
 from mcp.client.session import ClientRequestContext, ClientSession, IncomingMessage
 from mcp.client.subscriptions import ListenNotSupportedError, SubscriptionLost
@@ -45,25 +44,19 @@ from pydantic import BaseModel, TypeAdapter
 
 from hub.errors import HubError, UpstreamProtocolError, UpstreamUnavailable
 from hub.proxy.errors import map_errors, translate
+from hub.proxy.forwarder import Forwarder, LogForward, outbound_meta, refusal
+from hub.proxy.forwarder import resolve_input_required as resolve_input
 from hub.proxy.link import WatchedReadStream
-from hub.proxy.snapshot import Snapshot, walk_pages
+from hub.proxy.snapshot import ALL_KINDS, Snapshot, discover
 from hub.proxy.transport import Connect, LinkStatus, UpstreamSpec, connect_for
 
-__all__ = ["Forwarder", "LogFn", "Mode", "Upstream"]
+__all__ = ["Forwarder", "LogForward", "Mode", "Upstream"]
 
 logger = logging.getLogger(__name__)
 
 Mode = Literal["legacy", "auto"]
 R = TypeVar("R", bound=BaseModel)
 T = TypeVar("T")
-
-SamplingForward = Callable[
-    [types.CreateMessageRequestParams],
-    Awaitable[types.CreateMessageResult | types.CreateMessageResultWithTools | types.ErrorData],
-]
-ElicitationForward = Callable[[types.ElicitRequestParams], Awaitable[types.ElicitResult | types.ErrorData]]
-RootsForward = Callable[[], Awaitable[types.ListRootsResult | types.ErrorData]]
-LogFn = Callable[[types.LoggingMessageNotificationParams], Awaitable[None]]
 
 _CALL_RESULT: TypeAdapter[types.CallToolResult | types.InputRequiredResult] = TypeAdapter(
     types.CallToolResult | types.InputRequiredResult
@@ -79,22 +72,6 @@ _READ_RESULT: TypeAdapter[types.ReadResourceResult | types.InputRequiredResult] 
 _STABLE_AFTER = 10.0
 # How long closing waits for the link to end cleanly before cancelling it.
 _CLOSE_GRACE = 5.0
-
-
-@dataclass(frozen=True, slots=True)
-class Forwarder:
-    """How one caller answers what an upstream asks during that caller's calls.
-
-    ``owner`` identifies the calling client's session: requests that cannot be tied to one call are still
-    routed when every call in flight belongs to the same owner. A missing callable means the caller lacks
-    that capability, and the upstream's request is refused.
-    """
-
-    owner: object
-    sampling: SamplingForward | None = None
-    elicitation: ElicitationForward | None = None
-    roots: RootsForward | None = None
-    log: LogFn | None = None
 
 
 @dataclass(slots=True, eq=False)
@@ -116,9 +93,6 @@ class _Call:
     scope: anyio.CancelScope = field(default_factory=anyio.CancelScope)
     abort: HubError | None = None
 
-
-# Stands for "the call is known" when refusing a request the caller cannot answer.
-_NO_CALL = object()
 
 # Set while a call awaits its result; transports that carry the sender's context (streamable HTTP)
 # hand it to the server's requests raised during that call.
@@ -295,7 +269,7 @@ class Upstream:
                 arguments=arguments,
                 input_responses=responses,
                 request_state=state,
-                _meta=_outbound_meta(meta),
+                _meta=outbound_meta(meta),
             )
             return await self._request(
                 types.CallToolRequest(params=params),
@@ -308,7 +282,8 @@ class Upstream:
 
         result = await send(input_responses, request_state)
         if resolve_input_required and isinstance(result, types.InputRequiredResult):
-            return await self._resolve_input(result, send, forwarder, tool=name)
+            with map_errors(upstream=self.name, tool=name, status=self._status):
+                return await resolve_input(result, send, forwarder, where=f"{self.name}/{name}")
         return result
 
     async def read_resource(
@@ -323,7 +298,7 @@ class Upstream:
     ) -> types.ReadResourceResult | types.InputRequiredResult:
         """Read ``uri`` upstream."""
         params = types.ReadResourceRequestParams(
-            uri=uri, input_responses=input_responses, request_state=request_state, _meta=_outbound_meta(meta)
+            uri=uri, input_responses=input_responses, request_state=request_state, _meta=outbound_meta(meta)
         )
         return await self._request(
             types.ReadResourceRequest(params=params),
@@ -350,7 +325,7 @@ class Upstream:
             arguments=arguments,
             input_responses=input_responses,
             request_state=request_state,
-            _meta=_outbound_meta(meta),
+            _meta=outbound_meta(meta),
         )
         return await self._request(
             types.GetPromptRequest(params=params),
@@ -420,36 +395,9 @@ class Upstream:
         """Discover everything again now and return the new snapshot."""
         link = await self._require_link()
         with map_errors(upstream=self.name, status=self._status):
-            await self._discover(link, {"tools", "resources", "resource_templates", "prompts"})
+            await self._discover(link, ALL_KINDS)
         assert self._snapshot is not None
         return self._snapshot
-
-    async def _resolve_input(
-        self,
-        first: types.InputRequiredResult,
-        retry: Callable[[types.InputResponses | None, str | None], Awaitable[T | types.InputRequiredResult]],
-        forwarder: Forwarder | None,
-        *,
-        tool: str,
-    ) -> T:
-        """Fulfil the upstream's input requests through ``forwarder`` and retry until a final result."""
-
-        async def dispatch(key: str, request: types.InputRequest) -> types.InputResponse | types.ErrorData:
-            match request:
-                case types.CreateMessageRequest(params=params) if forwarder and forwarder.sampling:
-                    return await forwarder.sampling(params)
-                case types.ElicitRequest(params=params) if forwarder and forwarder.elicitation:
-                    return await forwarder.elicitation(params)
-                case types.ListRootsRequest() if forwarder and forwarder.roots:
-                    return await forwarder.roots()
-                case _:
-                    return _refusal(request.method, None if forwarder is None else _NO_CALL)
-
-        with map_errors(upstream=self.name, tool=tool, status=self._status):
-            try:
-                return await run_input_required_driver(first, dispatch=dispatch, retry=retry)
-            except InputRequiredRoundsExceededError as exc:
-                raise UpstreamProtocolError(str(exc), where=f"{self.name}/{tool}") from exc
 
     # --- the request path ---------------------------------------------------------------------------------
 
@@ -584,7 +532,7 @@ class Upstream:
             else:
                 await session.initialize()
             link = _Link(session, opened_at=anyio.current_time())
-            await self._discover(link, {"tools", "resources", "resource_templates", "prompts"}, fresh=True)
+            await self._discover(link, ALL_KINDS, fresh=True)
             deadline.deadline = math.inf
             if deadline.cancel_called:
                 raise TimeoutError("connect timed out")
@@ -696,46 +644,17 @@ class Upstream:
 
     # --- discovery -----------------------------------------------------------------------------------------
 
-    async def _discover(self, link: _Link, kinds: set[str], *, fresh: bool = False) -> None:
-        session = link.session
-        caps = session.server_capabilities
-        previous = self._snapshot
-        base = (
-            Snapshot(
-                server=self.name,
-                generation=0,
-                protocol_version=session.protocol_version or "",
-                server_info=session.server_info,
-                capabilities=caps,
-                instructions=session.instructions,
-            )
-            if fresh or previous is None
-            else previous
-        )
-        found: dict[str, Any] = {}
-        where = self.name
+    async def _discover(self, link: _Link, kinds: Set[str], *, fresh: bool = False) -> None:
         with anyio.fail_after(self._call_timeout):
-            if "tools" in kinds and caps is not None and caps.tools is not None:
-                found["tools"] = await walk_pages(
-                    lambda p: session.list_tools(params=p), lambda r: r.tools, where=where
-                )
-            if caps is not None and caps.resources is not None:
-                if "resources" in kinds:
-                    found["resources"] = await walk_pages(
-                        lambda p: session.list_resources(params=p), lambda r: r.resources, where=where
-                    )
-                if "resource_templates" in kinds:
-                    found["resource_templates"] = await walk_pages(
-                        lambda p: session.list_resource_templates(params=p),
-                        lambda r: r.resource_templates,
-                        where=where,
-                    )
-            if "prompts" in kinds and caps is not None and caps.prompts is not None:
-                found["prompts"] = await walk_pages(
-                    lambda p: session.list_prompts(params=p), lambda r: r.prompts, where=where
-                )
-        self._generation += 1
-        self._snapshot = replace(base, generation=self._generation, **found)
+            snapshot = await discover(
+                link.session,
+                server=self.name,
+                generation=self._generation + 1,
+                kinds=kinds,
+                previous=None if fresh else self._snapshot,
+            )
+        self._generation = snapshot.generation
+        self._snapshot = snapshot
 
     async def _publish(self) -> None:
         if self._on_change is not None and self._snapshot is not None:
@@ -776,7 +695,7 @@ class Upstream:
     ) -> types.CreateMessageResult | types.CreateMessageResultWithTools | types.ErrorData:
         call = self._attribute(lambda f: f.sampling is not None)
         if call is None or call.forwarder is None or call.forwarder.sampling is None:
-            return _refusal("sampling/createMessage", call)
+            return refusal("sampling/createMessage", attributed=call is not None)
         return await call.forwarder.sampling(params)
 
     async def _on_elicitation(
@@ -784,13 +703,13 @@ class Upstream:
     ) -> types.ElicitResult | types.ErrorData:
         call = self._attribute(lambda f: f.elicitation is not None)
         if call is None or call.forwarder is None or call.forwarder.elicitation is None:
-            return _refusal("elicitation/create", call)
+            return refusal("elicitation/create", attributed=call is not None)
         return await call.forwarder.elicitation(params)
 
     async def _on_list_roots(self, context: ClientRequestContext) -> types.ListRootsResult | types.ErrorData:
         call = self._attribute(lambda f: f.roots is not None)
         if call is None or call.forwarder is None or call.forwarder.roots is None:
-            return _refusal("roots/list", call)
+            return refusal("roots/list", attributed=call is not None)
         return await call.forwarder.roots()
 
     def _attribute(self, able: Callable[[Forwarder], bool]) -> _Call | None:
@@ -799,31 +718,11 @@ class Upstream:
         if current is not None and current.upstream is self and current in self._calls:
             return current
         calls = [call for call in self._calls if call.forwarder is not None]
-        owners = {id(call.forwarder.owner) for call in calls if call.forwarder is not None}
+        owners = {call.forwarder.owner for call in calls if call.forwarder is not None}
         if len(owners) == 1:
             capable = [call for call in calls if call.forwarder is not None and able(call.forwarder)]
             return capable[0] if capable else calls[0]
         return None
-
-
-def _refusal(method: str, call: _Call | object | None) -> types.ErrorData:
-    if call is None:
-        return types.ErrorData(
-            code=types.INVALID_REQUEST,
-            message=f"{method}: the hub cannot tell which caller's call this request belongs to",
-        )
-    return types.ErrorData(
-        code=types.INVALID_REQUEST, message=f"{method}: the calling client does not support it"
-    )
-
-
-def _outbound_meta(meta: dict[str, Any] | None) -> dict[str, Any] | None:
-    """The caller's ``_meta`` minus what belongs to the caller's own hop."""
-    if not meta:
-        return None
-    # The caller's progress token names the caller's request, not ours; ours is added per request.
-    kept = {key: value for key, value in meta.items() if key != "progressToken"}
-    return kept or None
 
 
 def _first_line(exc: BaseException) -> str:
