@@ -442,11 +442,15 @@ def _request_key(system: str, user: str, max_tokens: int, temperature: float | N
     return _KEY_PREFIX + digest[:24]
 
 
+# Marks a request_state as a judgment's; any other state (an upstream tool's round) is not ours to read.
+_STATE_PREFIX: Final = "hub-judgment.v1:"
+
+
 def _decode_state(state: str | None) -> dict[str, dict[str, Any]]:
-    if not state:
+    if not state or not state.startswith(_STATE_PREFIX):
         return {}
     try:
-        value = orjson.loads(base64.urlsafe_b64decode(state.encode()))
+        value = orjson.loads(base64.urlsafe_b64decode(state[len(_STATE_PREFIX) :].encode()))
     except (ValueError, orjson.JSONDecodeError):
         raise InputError("is not a request_state this hub issued", where="request_state") from None
     if not isinstance(value, dict):
@@ -457,7 +461,7 @@ def _decode_state(state: str | None) -> dict[str, dict[str, Any]]:
 def _encode_state(answers: Mapping[str, Mapping[str, Any]]) -> str | None:
     if not answers:
         return None
-    return base64.urlsafe_b64encode(orjson.dumps(answers)).decode()
+    return _STATE_PREFIX + base64.urlsafe_b64encode(orjson.dumps(answers)).decode()
 
 
 def deferred_sampler(input_responses: Mapping[str, Any] | None, request_state: str | None) -> SampleFn:
@@ -469,17 +473,24 @@ def deferred_sampler(input_responses: Mapping[str, Any] | None, request_state: s
     holds only the caller's own model's answers: a client that forged it could only have answered
     differently in the first place, so it is not signed.
     """
-    answers: dict[str, dict[str, Any]] = _decode_state(request_state)
-    for key, response in (input_responses or {}).items():
-        if not key.startswith(_KEY_PREFIX):
-            continue
-        if isinstance(response, types.CreateMessageResult):
-            content = response.content
-            text = content.text if isinstance(content, types.TextContent) else ""
-            answers[key] = {"text": text, "model": response.model}
+    # Read on first use only: the face builds this for every tools/call of such a caller, and most
+    # calls (hub_status, an upstream's own input-required rounds) never sample.
+    answers: dict[str, dict[str, Any]] | None = None
+
+    def known_answers() -> dict[str, dict[str, Any]]:
+        nonlocal answers
+        if answers is None:
+            answers = _decode_state(request_state)
+            for key, response in (input_responses or {}).items():
+                if key.startswith(_KEY_PREFIX) and isinstance(response, types.CreateMessageResult):
+                    content = response.content
+                    text = content.text if isinstance(content, types.TextContent) else ""
+                    answers[key] = {"text": text, "model": response.model}
+        return answers
 
     async def sample(system: str, user: str, max_tokens: int, temperature: float | None) -> SampledText:
         key = _request_key(system, user, max_tokens, temperature)
+        answers = known_answers()
         known = answers.get(key)
         if known is not None:
             return SampledText(
