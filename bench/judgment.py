@@ -112,7 +112,11 @@ def line(label: str, values: list[float], baseline: list[float] | None = None) -
 
 
 async def run(n: int, distinct: int) -> None:
-    data = Path(tempfile.mkdtemp(prefix="bench-judgment-"))
+    with tempfile.TemporaryDirectory(prefix="bench-judgment-") as tmp:
+        await measure(Path(tmp), n, distinct)
+
+
+async def measure(data: Path, n: int, distinct: int) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("HUB_")}
     env.update(HUB_DATA_DIR=str(data), HUB_CONFIG_FILE=str(data / "mcp.json"))
     subprocess.run([HUB, "db", "upgrade"], env=env, check=True, capture_output=True)
