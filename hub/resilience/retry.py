@@ -39,9 +39,9 @@ _counter: ContextVar[RetryCounter | None] = ContextVar("hub_retry_counter", defa
 
 
 @contextmanager
-def counting_retries() -> Iterator[RetryCounter]:
-    """Count the retries of the upstream requests made inside the block (in this task)."""
-    counter = RetryCounter()
+def counting_retries(counter: RetryCounter | None = None) -> Iterator[RetryCounter]:
+    """Count the retries of the upstream requests made inside the block (in this task), into ``counter``."""
+    counter = counter if counter is not None else RetryCounter()
     token = _counter.set(counter)
     try:
         yield counter

@@ -5,8 +5,11 @@
 - the *spooler* moves what has gathered, every ``interval`` seconds (sooner when a batch fills), into
   the spool file (``hub.store.spool``) with one ``write(2)``, so after ``kill -9`` at most the last
   ``interval`` of rows is missing; the rows also stay in memory, up to ``max_memory_rows``;
-- the *writer* puts those rows into the database in one transaction per batch, folding each batch's
-  per-tool usage into ``mcp_tools`` with one UPDATE a tool, and empties the spool once all is stored.
+- the *writer* puts those rows into the database every ``write_interval`` seconds (sooner when a
+  batch fills) in one transaction per batch, folding each batch's per-tool usage into ``mcp_tools``
+  with one UPDATE a tool, and empties the spool once all is stored. Each transaction costs the event
+  loop about a millisecond of SQLAlchemy work whatever its size, so fewer, larger batches keep the
+  log's share of a call small; durability does not depend on this cadence, the spool's does.
 
 When the database fails the writer backs off and the spooler carries on; past ``max_memory_rows`` the
 memory copy is dropped and the spool segment sealed, to be replayed when the database is back (and,
@@ -70,6 +73,7 @@ class CallLog:
         sessions: async_sessionmaker[AsyncSession],
         *,
         interval: float = 0.05,
+        write_interval: float = 0.25,
         batch_size: int = 500,
         spool_dir: Path | None = None,
         max_memory_rows: int = 20_000,
@@ -80,6 +84,7 @@ class CallLog:
     ) -> None:
         self._sessions = sessions
         self._interval = interval
+        self._write_interval = write_interval
         self._batch_size = batch_size
         self._max_memory = max_memory_rows
         self._spool = Spool(spool_dir, fsync_interval=fsync_interval) if spool_dir is not None else None
@@ -206,7 +211,8 @@ class CallLog:
         self._unwritten.extend(rows)
         if len(self._unwritten) > self._max_memory:
             self._shed()
-        self._wake_writer.set()
+        if len(self._unwritten) >= self._batch_size:
+            self._wake_writer.set()
 
     def _shed(self) -> None:
         """Memory is full: leave the rows to the spool (or drop the oldest when there is none)."""
@@ -226,7 +232,7 @@ class CallLog:
 
     async def _write_loop(self) -> None:
         while True:
-            with anyio.move_on_after(max(self._interval, self._retry_at - self._clock())):
+            with anyio.move_on_after(max(self._write_interval, self._retry_at - self._clock())):
                 await self._wake_writer.wait()
             self._wake_writer = anyio.Event()
             if self._closed:
