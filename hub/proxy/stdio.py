@@ -34,7 +34,7 @@ _MAX_LINE_BYTES = 64 * 1024 * 1024
 # After stdout ends, how long to wait for the exit status so the error can name the code.
 _EXIT_STATUS_WAIT = 0.5
 # After the child exits, how long its last stdout lines get to arrive before the link is closed.
-_STDOUT_DRAIN_WAIT = 0.5
+_STDOUT_DRAIN_WAIT = 0.1
 _POLL_INTERVAL = 0.01
 
 
@@ -132,19 +132,24 @@ class StdioConnector:
         done: anyio.Event,
     ) -> None:
         assert process.stdout is not None
-        buffer = b""
+        # The unfinished line, in pieces: joining only once a newline arrives keeps long lines linear.
+        pending: list[bytes] = []
+        pending_size = 0
         try:
             async for chunk in process.stdout:
-                buffer += chunk
-                if b"\n" not in buffer:
-                    if len(buffer) > _MAX_LINE_BYTES:
-                        buffer = b""
+                if b"\n" not in chunk:
+                    pending.append(chunk)
+                    pending_size += len(chunk)
+                    if pending_size > _MAX_LINE_BYTES:
+                        pending, pending_size = [], 0
                         await sink.send(ValueError(f"upstream wrote a line over {_MAX_LINE_BYTES} bytes"))
                     continue
-                *lines, buffer = buffer.split(b"\n")
-                for line in lines:
+                first, *rest = chunk.split(b"\n")
+                tail = rest.pop()
+                for line in (b"".join([*pending, first]), *rest):
                     if line.strip():
                         await sink.send(_parse_line(line))
+                pending, pending_size = ([tail], len(tail)) if tail else ([], 0)
             done.set()
             # The error for in-flight calls should name the exit code, which arrives just after EOF.
             with anyio.move_on_after(_EXIT_STATUS_WAIT):
@@ -248,9 +253,34 @@ def _signal_group(pgid: int, sig: int) -> bool:
 async def _group_gone(pgid: int, grace: float) -> bool:
     with anyio.move_on_after(grace):
         # Nothing signals a process group becoming empty, so it is polled (only while shutting down).
-        while _signal_group(pgid, 0):  # noqa: ASYNC110
+        while _group_alive(pgid):  # noqa: ASYNC110
             await anyio.sleep(_POLL_INTERVAL)
         return True
+    return False
+
+
+def _group_alive(pgid: int) -> bool:
+    """Whether any member of the group still runs.
+
+    Zombies do not count: a dead grandchild waits for its new parent (init, or whatever reaper runs as
+    pid 1) to collect it, which the hub neither controls nor needs to wait for.
+    """
+    if not _signal_group(pgid, 0):
+        return False
+    try:
+        entries = os.listdir("/proc")
+    except OSError:
+        return True  # no /proc: the signal probe above is all there is
+    for entry in entries:
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", "rb") as stat:
+                fields = stat.read().rsplit(b")", 1)[1].split()
+        except OSError:
+            continue  # exited while we looked
+        if int(fields[2]) == pgid and fields[0] != b"Z":
+            return True
     return False
 
 

@@ -20,6 +20,8 @@ __all__ = ["StreamableHttpConnector"]
 
 _SESSION_HEADER = "mcp-session-id"
 _CLOSE_GRACE = 1.0
+# The SDK refuses SSE events over 1 MiB by default; tool results may be far larger (the hub caps at 10 MB).
+MAX_EVENT_BYTES = 64 * 1024 * 1024
 
 
 class StreamableHttpConnector:
@@ -58,7 +60,9 @@ class StreamableHttpConnector:
             headers=dict(spec.headers), timeout=timeout, event_hooks={"response": [note_expiry]}
         )
         try:
-            async with streamable_http_client(spec.url, http_client=client) as streams:
+            async with streamable_http_client(
+                spec.url, http_client=client, max_sse_event_size=MAX_EVENT_BYTES
+            ) as streams:
                 yield streams
         finally:
             # Closed even when the owner is being cancelled, or pooled sockets would leak until GC.

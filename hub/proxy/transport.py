@@ -77,7 +77,9 @@ class UpstreamSpec:
     args: tuple[str, ...] = ()
     env: Mapping[str, str] = field(default_factory=dict)
     cwd: Path | None = None
-    inherit_env: bool = True
+    # False: the child sees only the SDK's safe allow-list (HOME, PATH, USER, ...) plus ``env``, never
+    # the hub's own secrets (HUB_SECRET_KEY, database URLs).
+    inherit_env: bool = False
     url: str | None = None
     headers: Mapping[str, str] = field(default_factory=dict)
     connect_timeout: float = 30.0

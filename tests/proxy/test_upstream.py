@@ -312,3 +312,11 @@ async def test_a_2026_upstream_asking_for_input_is_answered_through_the_callers_
                 "sample", {"prompt": "?"}, forwarder=forwarder, resolve_input_required=True
             )
     assert text_of(resolved) == "model said: 42"
+
+
+async def test_a_multi_megabyte_payload_crosses_every_transport_intact(echo_server: EchoServer) -> None:
+    payload = "x" * (3 * 1024 * 1024) + "end"
+    async with Upstream.from_spec(echo_server.spec()) as up:
+        with anyio.fail_after(30):
+            await up.wait_ready()
+            assert text_of(await up.call_tool("echo", {"text": payload})) == payload
