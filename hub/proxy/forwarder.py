@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Hashable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -42,7 +42,7 @@ class Forwarder:
     that capability, and the upstream's request is refused.
     """
 
-    owner: Hashable
+    owner: object
     sampling: SamplingForward | None = None
     elicitation: ElicitationForward | None = None
     roots: RootsForward | None = None

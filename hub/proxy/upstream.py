@@ -717,12 +717,15 @@ class Upstream:
         current = _current_call.get()
         if current is not None and current.upstream is self and current in self._calls:
             return current
-        calls = [call for call in self._calls if call.forwarder is not None]
-        owners = {call.forwarder.owner for call in calls if call.forwarder is not None}
-        if len(owners) == 1:
-            capable = [call for call in calls if call.forwarder is not None and able(call.forwarder)]
-            return capable[0] if capable else calls[0]
-        return None
+        forwarders = [(call, call.forwarder) for call in self._calls if call.forwarder is not None]
+        if not forwarders:
+            return None
+        owner = forwarders[0][1].owner
+        # Compared, not hashed: an owner need only be the same object (or equal) across one caller's calls.
+        if any(f.owner is not owner and f.owner != owner for _, f in forwarders):
+            return None
+        capable = [call for call, f in forwarders if able(f)]
+        return capable[0] if capable else forwarders[0][0]
 
 
 def _first_line(exc: BaseException) -> str:
