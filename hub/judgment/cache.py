@@ -98,19 +98,45 @@ async def store(
         "last_hit_at": None,
     }
     # One statement instead of a savepoint: an expired entry is overwritten, a live one written by a
-    # concurrent request is kept (its answer is as good as ours).
-    replace = {k: v for k, v in values.items() if k not in ("id", "tenant_id", "cache_key")}
-    keys = ["tenant_id", "cache_key"]
-    expired = JudgmentCache.expires_at <= now
+    # concurrent request is kept (its answer is as good as ours). The statement is built once per
+    # dialect with bound parameters, so SQLAlchemy compiles it once instead of on every judgment.
     dialect = session.get_bind().dialect.name
+    # A Core statement does not autoflush: the judgment row it references must be written first.
+    await session.flush()
+    await session.execute(_upsert(dialect), {**values, "now_": now})
+
+
+_UPSERTS: dict[str, Any] = {}
+
+
+def _upsert(dialect: str) -> Any:
+    stmt = _UPSERTS.get(dialect)
+    if stmt is not None:
+        return stmt
     if dialect == "postgresql":
-        pg = postgresql.insert(JudgmentCache).values(values)
-        await session.execute(pg.on_conflict_do_update(index_elements=keys, set_=replace, where=expired))
+        ins: Any = postgresql.insert(JudgmentCache.__table__)
     elif dialect == "sqlite":
-        lite = sqlite.insert(JudgmentCache).values(values)
-        await session.execute(lite.on_conflict_do_update(index_elements=keys, set_=replace, where=expired))
+        ins = sqlite.insert(JudgmentCache.__table__)
     else:
         raise StoreError(f"the judgment cache has no upsert for {dialect}")
+    replace = [
+        "judgment_execution_id",
+        "input_hash",
+        "result",
+        "confidence",
+        "ttl_seconds",
+        "hit_count",
+        "created_at",
+        "expires_at",
+        "last_hit_at",
+    ]
+    stmt = ins.on_conflict_do_update(
+        index_elements=["tenant_id", "cache_key"],
+        set_={k: ins.excluded[k] for k in replace},
+        where=ins.table.c.expires_at <= sa.bindparam("now_", type_=JudgmentCache.expires_at.type),
+    )
+    _UPSERTS[dialect] = stmt
+    return stmt
 
 
 async def invalidate_ruleset(session: AsyncSession, tenant_id: uuid.UUID, ruleset_id: uuid.UUID) -> int:
