@@ -199,6 +199,11 @@ class App:
         servers_report = await self.upstreams.apply_config(config, SYSTEM)
         synced = await self.upstreams.sync_from_store()
         connectors_report = await self.connectors.apply_config(config, SYSTEM)
+        # Rule sets deployed by another process (or the CLI) show up as judge_* tools after a reload.
+        async with self.sessions() as session:
+            tenants = await toolrows.active_tenant_ids(session)
+        for tenant_id in tenants:
+            await self.notify_list_changed(tenant_id)
         return {"servers": servers_report, "store": synced, "connectors": connectors_report}
 
     async def own_prompts(self, caller: Caller) -> list[types.Prompt]:
