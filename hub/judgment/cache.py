@@ -107,6 +107,7 @@ async def store(
 
 
 _UPSERTS: dict[str, Any] = {}
+_CACHE_TABLE = cast(sa.Table, JudgmentCache.__table__)
 
 
 def _upsert(dialect: str) -> Any:
@@ -114,9 +115,9 @@ def _upsert(dialect: str) -> Any:
     if stmt is not None:
         return stmt
     if dialect == "postgresql":
-        ins: Any = postgresql.insert(JudgmentCache.__table__)
+        ins: Any = postgresql.insert(_CACHE_TABLE)
     elif dialect == "sqlite":
-        ins = sqlite.insert(JudgmentCache.__table__)
+        ins = sqlite.insert(_CACHE_TABLE)
     else:
         raise StoreError(f"the judgment cache has no upsert for {dialect}")
     replace = [
