@@ -95,9 +95,15 @@ async def test_garbage_on_stdout_fails_the_call_with_a_protocol_error_and_the_hu
 
 async def test_a_command_that_does_not_exist_leaves_the_upstream_unavailable_with_the_reason() -> None:
     spec = UpstreamSpec(name="ghost", transport="stdio", command="/nonexistent/mcp-server")
-    async with Upstream.from_spec(spec, backoff_initial=60) as up:
-        with anyio.fail_after(5), pytest.raises(UpstreamUnavailable):
-            await up.wait_ready(timeout_seconds=2)
+    down = anyio.Event()
+
+    async def on_status(up: Upstream) -> None:
+        if not up.connected:
+            down.set()
+
+    async with Upstream.from_spec(spec, backoff_initial=60, on_status=on_status) as up:
+        with anyio.fail_after(5):
+            await down.wait()
         assert isinstance(up.last_error, UpstreamUnavailable)
         assert up.last_error.where == "ghost"
         with pytest.raises(UpstreamUnavailable):
@@ -115,9 +121,16 @@ async def test_a_child_that_exits_at_start_keeps_its_stderr_and_exit_code_for_di
         cwd=tmp_path,
         stderr_limit=1024,
     )
-    async with Upstream.from_spec(spec, backoff_initial=60) as up:
-        with anyio.fail_after(5), pytest.raises(UpstreamUnavailable):
-            await up.wait_ready(timeout_seconds=3)
+    down = anyio.Event()
+
+    async def on_status(up: Upstream) -> None:
+        if not up.connected:
+            down.set()
+
+    async with Upstream.from_spec(spec, backoff_initial=60, on_status=on_status) as up:
+        with anyio.fail_after(5):
+            await down.wait()
+        assert isinstance(up.last_error, UpstreamUnavailable)
         assert up.exit_code == 3
         assert "config file missing" in up.stderr_tail()
 
@@ -132,9 +145,15 @@ async def test_the_child_gets_the_configured_environment_and_working_directory(t
         env={"PROBE": "v1"},
         cwd=tmp_path,
     )
-    async with Upstream.from_spec(spec, backoff_initial=60) as up:
-        with anyio.fail_after(5), pytest.raises(UpstreamUnavailable):
-            await up.wait_ready(timeout_seconds=3)
+    down = anyio.Event()
+
+    async def on_status(up: Upstream) -> None:
+        if not up.connected:
+            down.set()
+
+    async with Upstream.from_spec(spec, backoff_initial=60, on_status=on_status) as up:
+        with anyio.fail_after(5):
+            await down.wait()
         assert up.stderr_tail() == f"v1 {tmp_path}"
         assert up.exit_code == 5
 
@@ -163,6 +182,7 @@ def children_of(pid: int) -> set[int]:
     return found
 
 
+@pytest.mark.slow
 async def test_a_crash_loop_leaks_no_processes_and_no_file_descriptors() -> None:
     before_children = children_of(os.getpid())
     before_fds = len(os.listdir("/proc/self/fd"))
