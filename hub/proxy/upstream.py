@@ -3,13 +3,7 @@
 ``Upstream`` connects (and reconnects, with backoff), discovers everything the server offers into an
 immutable ``Snapshot`` on connect and on every ``list_changed``, and forwards requests with everything
 that rides along: progress, cancellation, logging, and the server's own requests (sampling, elicitation,
-roots) raised during a call, which go back to that call's ``Forwarder``.
-
-The session is shared, so a server-to-client request must be matched to the call that caused it. Where
-the transport keeps that relation (streamable HTTP answers on the request's own stream, and the SDK
-carries the sending task's context along) the match is exact; elsewhere (stdio, SSE, websocket have no
-such field on the wire) it is made only when one caller has calls in flight, and refused otherwise rather
-than risk asking the wrong client.
+roots) raised during a call, which go back to that call's ``Forwarder`` (matched in ``calls.py``).
 """
 
 from __future__ import annotations
@@ -19,8 +13,7 @@ import math
 import random
 from collections.abc import Awaitable, Callable, Set
 from contextlib import AsyncExitStack
-from contextvars import ContextVar
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, Literal, Self, TypeVar
 
@@ -28,7 +21,7 @@ import anyio
 import anyio.abc
 import mcp_types as types
 from mcp.client._probe import negotiate_auto
-from mcp.client.session import ClientRequestContext, ClientSession, IncomingMessage
+from mcp.client.session import ClientSession, IncomingMessage
 from mcp.client.subscriptions import ListenNotSupportedError, SubscriptionLost
 from mcp.client.subscriptions import listen as listen_for_changes
 from mcp.shared.dispatcher import ProgressFnT
@@ -43,8 +36,9 @@ from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 from pydantic import BaseModel, TypeAdapter
 
 from hub.errors import HubError, UpstreamProtocolError, UpstreamUnavailable
+from hub.proxy.calls import CallRegistry
 from hub.proxy.errors import map_errors, translate
-from hub.proxy.forwarder import Forwarder, LogForward, outbound_meta, refusal
+from hub.proxy.forwarder import Forwarder, LogForward, outbound_meta
 from hub.proxy.forwarder import resolve_input_required as resolve_input
 from hub.proxy.link import WatchedReadStream
 from hub.proxy.snapshot import ALL_KINDS, Snapshot, discover
@@ -81,22 +75,6 @@ class _Link:
     session: ClientSession
     opened_at: float
     closed: bool = False
-
-
-@dataclass(slots=True, eq=False)
-class _Call:
-    """A request in flight on a link, so the link's failures and the server's requests can find it."""
-
-    upstream: Upstream
-    link: _Link
-    forwarder: Forwarder | None
-    scope: anyio.CancelScope = field(default_factory=anyio.CancelScope)
-    abort: HubError | None = None
-
-
-# Set while a call awaits its result; transports that carry the sender's context (streamable HTTP)
-# hand it to the server's requests raised during that call.
-_current_call: ContextVar[_Call | None] = ContextVar("hub_proxy_current_call", default=None)
 
 
 class Upstream:
@@ -140,7 +118,7 @@ class Upstream:
         self._snapshot: Snapshot | None = None
         self._generation = 0
         self._last_error: HubError | None = None
-        self._calls: set[_Call] = set()
+        self._calls = CallRegistry()
         self._connecting = False
         self._closing = False
         self._ready = anyio.Event()  # replaced each time the link drops
@@ -415,20 +393,18 @@ class Upstream:
         with map_errors(upstream=self.name, tool=tool, status=self._status):
             for attempt in range(2):
                 link = await self._require_link()
-                call = _Call(self, link, forwarder)
-                self._calls.add(call)
-                token = _current_call.set(call)
                 try:
-                    with call.scope:
-                        return await link.session.send_request(
-                            request,
-                            result_type,
-                            request_read_timeout_seconds=timeout,
-                            progress_callback=progress_callback,
-                        )
-                    # Only our own abort cancels call.scope; outer cancellation propagates past it.
-                    assert call.abort is not None
-                    raise call.abort
+                    with self._calls.track(link, forwarder) as call:
+                        with call.scope:
+                            return await link.session.send_request(
+                                request,
+                                result_type,
+                                request_read_timeout_seconds=timeout,
+                                progress_callback=progress_callback,
+                            )
+                        # Only our own abort cancels call.scope; outer cancellation propagates past it.
+                        assert call.abort is not None
+                        raise call.abort
                 except MCPError as exc:
                     if attempt == 0 and self._expired(link, exc):
                         # The server forgot the session (it restarted, or expired it): a new session
@@ -436,9 +412,6 @@ class Upstream:
                         self._close_link(link, reconnect_now=True)
                         continue
                     raise
-                finally:
-                    _current_call.reset(token)
-                    self._calls.discard(call)
         raise AssertionError("unreachable")
 
     def _expired(self, link: _Link, exc: MCPError) -> bool:
@@ -519,9 +492,9 @@ class Upstream:
             session = ClientSession(
                 watched,
                 write_stream,
-                sampling_callback=self._on_sampling if sampling else None,
-                elicitation_callback=self._on_elicitation if elicitation else None,
-                list_roots_callback=self._on_list_roots if roots else None,
+                sampling_callback=self._calls.sampling if sampling else None,
+                elicitation_callback=self._calls.elicitation if elicitation else None,
+                list_roots_callback=self._calls.list_roots if roots else None,
                 logging_callback=self._on_logging,
                 message_handler=self._on_message,
                 client_info=self._client_info,
@@ -610,10 +583,9 @@ class Upstream:
         if self._ready.is_set():
             self._ready = anyio.Event()
         # Calls still waiting on the old link end with the transport's own account of why.
-        for call in list(self._calls):
-            self._abort(
-                call, UpstreamUnavailable(self._status.closed_reason or "connection closed", where=self.name)
-            )
+        self._calls.abort_all(
+            UpstreamUnavailable(self._status.closed_reason or "connection closed", where=self.name)
+        )
 
     def _on_stream_closed(self) -> None:
         link = self._link
@@ -627,13 +599,7 @@ class Upstream:
         error = UpstreamProtocolError(f"upstream sent invalid JSON-RPC: {_first_line(exc)}", where=self.name)
         self._last_error = error
         logger.warning("%s", error)
-        for call in list(self._calls):
-            self._abort(call, error)
-
-    def _abort(self, call: _Call, error: HubError) -> None:
-        if call.abort is None:
-            call.abort = error
-            call.scope.cancel()
+        self._calls.abort_all(error)
 
     async def _notify_status(self) -> None:
         if self._on_status is not None:
@@ -684,48 +650,9 @@ class Upstream:
         self._wake.set()
 
     async def _on_logging(self, params: types.LoggingMessageNotificationParams) -> None:
-        call = self._attribute(lambda f: f.log is not None)
-        if call is not None and call.forwarder is not None and call.forwarder.log is not None:
-            await call.forwarder.log(params)
+        await self._calls.log(params)
         if self._on_log is not None:
             await self._on_log(self.name, params)
-
-    async def _on_sampling(
-        self, context: ClientRequestContext, params: types.CreateMessageRequestParams
-    ) -> types.CreateMessageResult | types.CreateMessageResultWithTools | types.ErrorData:
-        call = self._attribute(lambda f: f.sampling is not None)
-        if call is None or call.forwarder is None or call.forwarder.sampling is None:
-            return refusal("sampling/createMessage", attributed=call is not None)
-        return await call.forwarder.sampling(params)
-
-    async def _on_elicitation(
-        self, context: ClientRequestContext, params: types.ElicitRequestParams
-    ) -> types.ElicitResult | types.ErrorData:
-        call = self._attribute(lambda f: f.elicitation is not None)
-        if call is None or call.forwarder is None or call.forwarder.elicitation is None:
-            return refusal("elicitation/create", attributed=call is not None)
-        return await call.forwarder.elicitation(params)
-
-    async def _on_list_roots(self, context: ClientRequestContext) -> types.ListRootsResult | types.ErrorData:
-        call = self._attribute(lambda f: f.roots is not None)
-        if call is None or call.forwarder is None or call.forwarder.roots is None:
-            return refusal("roots/list", attributed=call is not None)
-        return await call.forwarder.roots()
-
-    def _attribute(self, able: Callable[[Forwarder], bool]) -> _Call | None:
-        """The in-flight call a server-to-client message belongs to, when that can be known."""
-        current = _current_call.get()
-        if current is not None and current.upstream is self and current in self._calls:
-            return current
-        forwarders = [(call, call.forwarder) for call in self._calls if call.forwarder is not None]
-        if not forwarders:
-            return None
-        owner = forwarders[0][1].owner
-        # Compared, not hashed: an owner need only be the same object (or equal) across one caller's calls.
-        if any(f.owner is not owner and f.owner != owner for _, f in forwarders):
-            return None
-        capable = [call for call, f in forwarders if able(f)]
-        return capable[0] if capable else forwarders[0][0]
 
 
 def _first_line(exc: BaseException) -> str:
