@@ -99,6 +99,7 @@ class Upstream:
         forward_roots: bool = True,
         backoff_initial: float = 0.25,
         backoff_max: float = 30.0,
+        sleep: Callable[[float], Awaitable[None]] = anyio.sleep,
     ) -> None:
         self.name = name
         self._connect = connect
@@ -113,6 +114,7 @@ class Upstream:
         self._client_info = client_info or types.Implementation(name="mcp-hub", version="0.1.0")
         self._forward = (forward_sampling, forward_elicitation, forward_roots)
         self._backoff = (backoff_initial, backoff_max)
+        self._sleep = sleep  # reconnect backoff waits on it, so tests can drive it with their own clock
 
         self._link: _Link | None = None
         self._snapshot: Snapshot | None = None
@@ -470,9 +472,24 @@ class Upstream:
                 delay = initial
             if not self._retry_now.is_set():
                 # Jitter keeps many upstreams that failed together from reconnecting in lockstep.
-                with anyio.move_on_after(delay * random.uniform(0.8, 1.2)):
-                    await self._retry_now.wait()
+                await self._back_off(delay * random.uniform(0.8, 1.2))
                 delay = min(delay * 2, ceiling)
+
+    async def _back_off(self, seconds: float) -> None:
+        """Wait ``seconds`` on the injected sleep, or less if someone asks for a reconnect now."""
+        retry_now = self._retry_now
+        async with anyio.create_task_group() as tg:
+
+            async def nap() -> None:
+                await self._sleep(seconds)
+                tg.cancel_scope.cancel()
+
+            async def woken() -> None:
+                await retry_now.wait()
+                tg.cancel_scope.cancel()
+
+            tg.start_soon(nap)
+            tg.start_soon(woken)
 
     async def _serve_one_link(self) -> None:
         self._connecting = True

@@ -205,3 +205,22 @@ async def test_a_crash_loop_leaks_no_processes_and_no_file_descriptors() -> None
     assert up.exit_code == 1
     assert children_of(os.getpid()) == before_children
     assert len(os.listdir("/proc/self/fd")) == before_fds
+
+
+async def test_reconnect_backoff_waits_on_the_injected_sleep() -> None:
+    asked: list[float] = []
+    first_wait, second_wait = anyio.Event(), anyio.Event()
+
+    async def sleep(seconds: float) -> None:
+        asked.append(seconds)
+        (first_wait if len(asked) == 1 else second_wait).set()
+        await anyio.sleep_forever()
+
+    spec = UpstreamSpec(name="down", transport="stdio", command="/nonexistent/mcp-server")
+    async with Upstream.from_spec(spec, sleep=sleep, backoff_initial=1.0, backoff_max=8.0) as up:
+        with anyio.fail_after(5):
+            await first_wait.wait()
+            up.reconnect()  # cuts the wait short: the next attempt starts at once, and fails again
+            await second_wait.wait()
+    assert 0.8 <= asked[0] <= 1.2
+    assert 1.6 <= asked[1] <= 2.4
