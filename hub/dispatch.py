@@ -20,6 +20,7 @@ import orjson
 from hub.errors import HubError, NotFound, PayloadTooLarge, PermissionDenied
 from hub.identity import Caller
 from hub.redaction import cap_json, redact
+from hub.resilience.retry import RetryCounter, counting_retries
 from hub.store.calllog import CallRecord
 from hub.tools.base import ProgressFn, SampleFn, ToolContext, ToolSpec
 from hub.tracing import trace_id_from_meta
@@ -191,6 +192,7 @@ class Dispatcher:
         permission = spec.permission if spec is not None else routed.permission  # type: ignore[union-attr]
 
         outcome: CallOutcome
+        retries = RetryCounter()
         try:
             if not caller.can(permission):
                 raise PermissionDenied(
@@ -205,7 +207,8 @@ class Dispatcher:
             else:
                 assert routed is not None
                 self._routed_validator(routed).check(name, args)
-                outcome = CallOutcome(trace_id, passthrough=await routed.invoke(ctx, args))
+                with counting_retries(retries):
+                    outcome = CallOutcome(trace_id, passthrough=await routed.invoke(ctx, args))
         except HubError as exc:
             outcome = CallOutcome(trace_id, error=exc)
         except anyio.get_cancelled_exc_class():
@@ -213,11 +216,18 @@ class Dispatcher:
             with anyio.CancelScope(shield=True):
                 latency_ms = int((time.perf_counter() - started) * 1000)
                 await self._log(
-                    caller, server, tool, args, CallOutcome(trace_id, error=Cancelled()), latency_ms, spec
+                    caller,
+                    server,
+                    tool,
+                    args,
+                    CallOutcome(trace_id, error=Cancelled()),
+                    latency_ms,
+                    spec,
+                    retries.count,
                 )
             raise
         latency_ms = int((time.perf_counter() - started) * 1000)
-        await self._log(caller, server, tool, args, outcome, latency_ms, spec)
+        await self._log(caller, server, tool, args, outcome, latency_ms, spec, retries.count)
         if isinstance(outcome.error, PermissionDenied):
             raise outcome.error
         return outcome
@@ -260,6 +270,7 @@ class Dispatcher:
         outcome: CallOutcome,
         latency_ms: int,
         spec: ToolSpec | None,
+        retry_count: int = 0,
     ) -> None:
         tool_id = await self._tool_id(caller.tenant_id, server, tool, spec)
         if tool_id is None:
@@ -282,6 +293,7 @@ class Dispatcher:
                 success=outcome.ok,
                 error_message=error_message,
                 latency_ms=latency_ms,
+                retry_count=retry_count,
                 trace_id=outcome.trace_id,
                 created_at=datetime.now(UTC),
             )
