@@ -328,29 +328,25 @@ def build_server(app: App) -> Server[Any]:
         except HubError as exc:
             raise to_mcp_error(exc) from exc
 
-    async def subscribe(
-        ctx: ServerRequestContext[Any, Any], params: types.SubscribeRequestParams
-    ) -> types.EmptyResult:
+    async def subscription(ctx: ServerRequestContext[Any, Any], uri: str, *, on: bool) -> types.EmptyResult:
         caller = await caller_of(app, ctx)
         _require(caller, "mcp:read")
         try:
-            live, uri = app.upstreams.route_uri(caller, str(params.uri))
-            await live.upstream.subscribe(uri)
+            live, own_uri = app.upstreams.route_uri(caller, uri)
+            await (live.upstream.subscribe if on else live.upstream.unsubscribe)(own_uri)
         except HubError as exc:
             raise to_mcp_error(exc) from exc
         return types.EmptyResult()
 
+    async def subscribe(
+        ctx: ServerRequestContext[Any, Any], params: types.SubscribeRequestParams
+    ) -> types.EmptyResult:
+        return await subscription(ctx, str(params.uri), on=True)
+
     async def unsubscribe(
         ctx: ServerRequestContext[Any, Any], params: types.UnsubscribeRequestParams
     ) -> types.EmptyResult:
-        caller = await caller_of(app, ctx)
-        _require(caller, "mcp:read")
-        try:
-            live, uri = app.upstreams.route_uri(caller, str(params.uri))
-            await live.upstream.unsubscribe(uri)
-        except HubError as exc:
-            raise to_mcp_error(exc) from exc
-        return types.EmptyResult()
+        return await subscription(ctx, str(params.uri), on=False)
 
     async def call_tool(
         ctx: ServerRequestContext[Any, Any], params: types.CallToolRequestParams

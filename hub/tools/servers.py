@@ -49,47 +49,41 @@ def _entry(args: JSONObject) -> tuple[str, ServerEntry]:
         raise InputError(err["msg"].removeprefix("Value error, "), where=where) from exc
 
 
-async def register(ctx: ToolContext, args: JSONObject) -> dict[str, Any]:
-    """Register a new upstream and connect to it."""
+async def _save(ctx: ToolContext, args: JSONObject, *, create: bool) -> tuple[rows.ServerRecord, str]:
     name, entry = _entry(args)
     app = ctx.app
+    # Refused before anything is written: a prefix clash would make tool names ambiguous.
+    app.upstreams.check_prefix(ctx.caller.tenant_id, name, name if entry.prefix is None else entry.prefix)
     async with app.sessions() as session, session.begin():
-        record, what = await rows.save_server(
+        return await rows.save_server(
             session,
             app.cipher,
             ctx.caller,
             ctx.caller.tenant_id,
             name,
             entry,
-            create=True,
+            create=create,
             trace_id=ctx.trace_id,
         )
+
+
+async def register(ctx: ToolContext, args: JSONObject) -> dict[str, Any]:
+    """Register a new upstream and connect to it."""
+    record, what = await _save(ctx, args, create=True)
     if record.status == "active":
-        await app.upstreams.start(record)
-    return {"server": name, "result": what, "status": record.status, "prefix": record.prefix}
+        await ctx.app.upstreams.start(record)
+    return {"server": record.name, "result": what, "status": record.status, "prefix": record.prefix}
 
 
 async def update(ctx: ToolContext, args: JSONObject) -> dict[str, Any]:
     """Change an upstream's settings; it is reconnected when anything changed."""
-    name, entry = _entry(args)
-    app = ctx.app
-    async with app.sessions() as session, session.begin():
-        record, what = await rows.save_server(
-            session,
-            app.cipher,
-            ctx.caller,
-            ctx.caller.tenant_id,
-            name,
-            entry,
-            create=False,
-            trace_id=ctx.trace_id,
-        )
+    record, what = await _save(ctx, args, create=False)
     if what != "unchanged":
         if record.status == "active":
-            await app.upstreams.start(record)
+            await ctx.app.upstreams.start(record)
         else:
-            await app.upstreams.stop(ctx.caller.tenant_id, name)
-    return {"server": name, "result": what, "status": record.status}
+            await ctx.app.upstreams.stop(ctx.caller.tenant_id, record.name)
+    return {"server": record.name, "result": what, "status": record.status}
 
 
 async def remove(ctx: ToolContext, args: JSONObject) -> dict[str, Any]:
