@@ -166,6 +166,7 @@ class UpstreamRegistry:
         self._catalog: dict[uuid.UUID, dict[str, UpstreamTool]] = {}
         self._tg: anyio.abc.TaskGroup | None = None
         self.listeners: list[ChangeListener] = []
+        self._sync_lock = anyio.Lock()
 
     # -- the router --------------------------------------------------------------------------
 
@@ -387,8 +388,10 @@ class UpstreamRegistry:
         ]
         try:
             # Shielded: a cancel half-way through (the upstream closing) would leak the connection.
+            # One discovery is written at a time: a hundred upstreams connecting together would
+            # otherwise queue on SQLite's single writer until some time out.
             with anyio.CancelScope(shield=True):
-                async with self._app.sessions() as session, session.begin():
+                async with self._sync_lock, self._app.sessions() as session, session.begin():
                     _, held = await server_rows.sync_tools(
                         session, record.id, definitions, tenant_id=record.tenant_id
                     )

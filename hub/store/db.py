@@ -18,8 +18,11 @@ from hub.settings import Settings
 
 __all__ = ["check_connection", "create_engine", "create_sessionmaker", "map_connect_errors", "mask_url"]
 
-# Seconds a SQLite writer waits for another's lock before failing with "database is locked".
-SQLITE_BUSY_TIMEOUT_MS = 5000
+# How long a SQLite transaction waits for another's lock before failing with "database is locked".
+# Every transaction takes the write lock up front (see _begin), so a burst — a hundred upstreams
+# discovered at once, each recording its tools and health — queues here; transactions are short,
+# so a generous wait costs nothing in the normal case and avoids failing a burst.
+SQLITE_BUSY_TIMEOUT_MS = 30000
 # Seconds to wait for PostgreSQL to accept a connection: an unreachable host must fail promptly.
 POSTGRES_CONNECT_TIMEOUT = 10.0
 

@@ -30,7 +30,7 @@ async def test_sqlite_engine_creates_the_data_directory_with_wal_foreign_keys_an
     url = f"sqlite+aiosqlite:///{tmp_path / 'a' / 'b' / 'hub.sqlite3'}"
     assert await _pragma(url, "journal_mode") == "wal"
     assert await _pragma(url, "foreign_keys") == 1
-    assert await _pragma(url, "busy_timeout") == 5000
+    assert await _pragma(url, "busy_timeout") == 30000
     assert (tmp_path / "a" / "b" / "hub.sqlite3").is_file()
 
 
