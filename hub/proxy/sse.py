@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from contextlib import asynccontextmanager
 from urllib.parse import urljoin, urlparse
 
 import anyio
@@ -19,33 +19,17 @@ import mcp_types as types
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 from mcp.shared.message import SessionMessage
 
-from hub.proxy.transport import LinkStatus, TransportStreams, UpstreamSpec
+from hub.proxy.transport import CLOSE_GRACE_SECONDS, MAX_MESSAGE_BYTES, TransportStreams, UrlConnector
 
 __all__ = ["MAX_EVENT_BYTES", "SseConnector"]
 
 logger = logging.getLogger(__name__)
 
-# Tool results may be far larger than the SDK's 1 MiB default (the hub caps payloads at 10 MB).
-MAX_EVENT_BYTES = 64 * 1024 * 1024
-_CLOSE_GRACE = 1.0
+MAX_EVENT_BYTES = MAX_MESSAGE_BYTES
 
 
-class SseConnector:
+class SseConnector(UrlConnector):
     """Opens the spec's SSE endpoint (``.../sse``) with its headers and timeouts."""
-
-    def __init__(self, spec: UpstreamSpec) -> None:
-        assert spec.url is not None
-        self._spec = spec
-        self._status = LinkStatus()
-
-    @property
-    def status(self) -> LinkStatus:
-        """Facts about the most recent connection."""
-        return self._status
-
-    def __call__(self) -> AbstractAsyncContextManager[TransportStreams]:
-        """Open a fresh SSE stream."""
-        return self._open()
 
     @asynccontextmanager
     async def _open(self) -> AsyncIterator[TransportStreams]:
@@ -72,7 +56,7 @@ class SseConnector:
                             stream.close()
         finally:
             # Closed even when the owner is being cancelled, or pooled sockets would leak until GC.
-            with anyio.CancelScope(shield=True), anyio.move_on_after(_CLOSE_GRACE):
+            with anyio.CancelScope(shield=True), anyio.move_on_after(CLOSE_GRACE_SECONDS):
                 await client.aclose()
 
     async def _receive(

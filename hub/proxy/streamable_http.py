@@ -8,38 +8,21 @@ upstream can open a new session and retry the request once.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from contextlib import asynccontextmanager
 
 import anyio
 import httpx2
 from mcp.client.streamable_http import streamable_http_client
 
-from hub.proxy.transport import LinkStatus, TransportStreams, UpstreamSpec
+from hub.proxy.transport import CLOSE_GRACE_SECONDS, MAX_MESSAGE_BYTES, TransportStreams, UrlConnector
 
 __all__ = ["StreamableHttpConnector"]
 
 _SESSION_HEADER = "mcp-session-id"
-_CLOSE_GRACE = 1.0
-# The SDK refuses SSE events over 1 MiB by default; tool results may be far larger (the hub caps at 10 MB).
-MAX_EVENT_BYTES = 64 * 1024 * 1024
 
 
-class StreamableHttpConnector:
+class StreamableHttpConnector(UrlConnector):
     """Opens an MCP session on the spec's URL with its headers and timeouts."""
-
-    def __init__(self, spec: UpstreamSpec) -> None:
-        assert spec.url is not None
-        self._spec = spec
-        self._status = LinkStatus()
-
-    @property
-    def status(self) -> LinkStatus:
-        """Facts about the most recent session, including whether the server expired it."""
-        return self._status
-
-    def __call__(self) -> AbstractAsyncContextManager[TransportStreams]:
-        """Open a fresh session."""
-        return self._open()
 
     @asynccontextmanager
     async def _open(self) -> AsyncIterator[TransportStreams]:
@@ -61,10 +44,10 @@ class StreamableHttpConnector:
         )
         try:
             async with streamable_http_client(
-                spec.url, http_client=client, max_sse_event_size=MAX_EVENT_BYTES
+                spec.url, http_client=client, max_sse_event_size=MAX_MESSAGE_BYTES
             ) as streams:
                 yield streams
         finally:
             # Closed even when the owner is being cancelled, or pooled sockets would leak until GC.
-            with anyio.CancelScope(shield=True), anyio.move_on_after(_CLOSE_GRACE):
+            with anyio.CancelScope(shield=True), anyio.move_on_after(CLOSE_GRACE_SECONDS):
                 await client.aclose()

@@ -122,3 +122,34 @@ def connect_for(spec: UpstreamSpec) -> Connector:
 
         return WebSocketConnector(spec)
     raise ValueError(f"unknown transport {spec.transport!r}")
+
+
+# MCP payloads may be far larger than the 1 MiB that websockets and the SDK's SSE reader allow by
+# default (the hub accepts 10 MB arguments); one bound serves every network transport.
+MAX_MESSAGE_BYTES = 64 * 1024 * 1024
+# How long closing a network link (DELETE, close handshake) may take before it is dropped.
+CLOSE_GRACE_SECONDS = 1.0
+
+
+class UrlConnector:
+    """The shared part of the network connectors: the spec, the status and "call to connect".
+
+    Each transport supplies ``_open``, one connection as an async context manager.
+    """
+
+    def __init__(self, spec: UpstreamSpec) -> None:
+        assert spec.url is not None
+        self._spec = spec
+        self._status = LinkStatus()
+
+    @property
+    def status(self) -> LinkStatus:
+        """Facts about the most recent connection."""
+        return self._status
+
+    def __call__(self) -> AbstractAsyncContextManager[TransportStreams]:
+        """Open a fresh connection."""
+        return self._open()
+
+    def _open(self) -> AbstractAsyncContextManager[TransportStreams]:
+        raise NotImplementedError

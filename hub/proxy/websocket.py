@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from contextlib import asynccontextmanager
 
 import anyio
 import mcp_types as types
@@ -17,35 +17,17 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 from websockets.typing import Subprotocol
 
-from hub.proxy.transport import LinkStatus, TransportStreams, UpstreamSpec
+from hub.proxy.transport import CLOSE_GRACE_SECONDS, MAX_MESSAGE_BYTES, TransportStreams, UrlConnector
 
 __all__ = ["SUBPROTOCOL", "WebSocketConnector"]
 
 logger = logging.getLogger(__name__)
 
 SUBPROTOCOL = Subprotocol("mcp")
-# websockets refuses frames over 1 MiB by default; MCP payloads may be far larger (the hub caps at 10 MB).
-MAX_FRAME_BYTES = 64 * 1024 * 1024
-# How long the closing handshake may take before the socket is dropped.
-_CLOSE_GRACE = 1.0
 
 
-class WebSocketConnector:
+class WebSocketConnector(UrlConnector):
     """Opens the spec's ``ws://`` or ``wss://`` URL with its headers."""
-
-    def __init__(self, spec: UpstreamSpec) -> None:
-        assert spec.url is not None
-        self._spec = spec
-        self._status = LinkStatus()
-
-    @property
-    def status(self) -> LinkStatus:
-        """Facts about the most recent connection, such as the close code."""
-        return self._status
-
-    def __call__(self) -> AbstractAsyncContextManager[TransportStreams]:
-        """Open a fresh websocket."""
-        return self._open()
 
     @asynccontextmanager
     async def _open(self) -> AsyncIterator[TransportStreams]:
@@ -57,7 +39,7 @@ class WebSocketConnector:
             subprotocols=[SUBPROTOCOL],
             additional_headers=dict(spec.headers),
             open_timeout=spec.connect_timeout,
-            max_size=MAX_FRAME_BYTES,
+            max_size=MAX_MESSAGE_BYTES,
         )
         try:
             if ws.subprotocol != SUBPROTOCOL:
@@ -78,7 +60,7 @@ class WebSocketConnector:
         finally:
             # Closed even when the owner is being cancelled, or the socket would leak until GC.
             with anyio.CancelScope(shield=True):
-                with anyio.move_on_after(_CLOSE_GRACE):
+                with anyio.move_on_after(CLOSE_GRACE_SECONDS):
                     await ws.close()
                 ws.transport.abort()
 
