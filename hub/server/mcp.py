@@ -25,6 +25,7 @@ from hub.dispatch import CallOutcome
 from hub.errors import AuthError, HubError, NotFound, PermissionDenied
 from hub.identity import Caller
 from hub.proxy import Forwarder
+from hub.server.listing import ToolListCache, listed_now
 from hub.tools.base import SampledText, SampleFn, ToolSpec
 from hub.tools.judgments import deferred_sampler
 from hub.upstreams import hop_meta
@@ -233,19 +234,32 @@ def build_server(app: App) -> Server[Any]:
     notifier = ListChangedNotifier()
     app.list_changed_listeners.append(notifier.notify)
 
+    def listed(caller: Caller) -> list[object]:
+        # Own tools and routed hub tools as ToolSpec, upstream tools as ready descriptions; the
+        # objects themselves are what the list cache compares, so nothing is converted here.
+        items: list[object] = list(app.dispatcher.visible_own_tools(caller))
+        for router in app.dispatcher.routers:
+            for item in router.listed(caller):
+                if isinstance(item, ToolSpec):
+                    if caller.can(item.permission):
+                        items.append(item)
+                elif isinstance(item, types.Tool):
+                    items.append(item)
+        return items
+
     async def list_tools(
         ctx: ServerRequestContext[Any, Any], params: types.PaginatedRequestParams | None
     ) -> types.ListToolsResult:
         caller = await caller_of(app, ctx)
         notifier.track(caller.tenant_id, ctx)
-        tools = [tool_of(s) for s in app.dispatcher.visible_own_tools(caller)]
-        for router in app.dispatcher.routers:
-            for item in router.listed(caller):
-                if isinstance(item, ToolSpec):
-                    if caller.can(item.permission):
-                        tools.append(tool_of(item))
-                elif isinstance(item, types.Tool):
-                    tools.append(item)
+        items = listed_now()
+        if items is None:
+            items = listed(caller)
+        tools = [
+            tool_of(i) if isinstance(i, ToolSpec) else i
+            for i in items
+            if isinstance(i, ToolSpec | types.Tool)
+        ]
         return types.ListToolsResult(tools=tools)
 
     async def list_resources(
@@ -399,6 +413,13 @@ def build_server(app: App) -> Server[Any]:
         # The SDK wraps every request in an OpenTelemetry span by default; the hub keeps its own
         # trace ids in the call log, and the span costs time on every proxied call.
         server.middleware.clear()
+    server.middleware.append(
+        ToolListCache(
+            functools.partial(caller_of, app),
+            listed,
+            lambda caller, ctx: notifier.track(caller.tenant_id, ctx),
+        )
+    )
     # Callers are told when the tool list changes (upstreams come and go, rule sets deploy).
     server.create_initialization_options = functools.partial(  # type: ignore[method-assign]
         server.create_initialization_options,
