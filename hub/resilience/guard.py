@@ -17,6 +17,7 @@ import anyio.abc
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from hub.config import ServerEntry
+from hub.errors import UpstreamUnavailable
 from hub.proxy import Upstream
 from hub.resilience.breaker import Breaker, BreakerStorage
 from hub.resilience.clock import Clock, Sleep, system_clock, system_sleep
@@ -29,6 +30,9 @@ from hub.settings import Settings
 __all__ = ["UpstreamGuard"]
 
 T = TypeVar("T")
+
+# How often a retry waiting for a dropped upstream looks whether its reconnect attempt has failed.
+_RECONNECT_POLL_SECONDS = 0.02
 
 
 class UpstreamGuard:
@@ -108,8 +112,26 @@ class UpstreamGuard:
             connected=lambda: self.upstream.connected,
             policy=self.retry,
             sleep=self._sleep,
-            reconnected=self.upstream.wait_ready,
+            reconnected=self._reconnected,
         )
+
+    async def _reconnected(self, seconds: float) -> None:
+        """Wait up to ``seconds`` for a dropped upstream to be back; give up once a reconnect attempt fails.
+
+        A server that is gone refuses each attempt within milliseconds, so sitting out the whole wait
+        would only hold the caller's error back. ``last_error`` is cleared by every successful connect
+        and set by every failed one, which makes it the sign that the upstream is down now.
+        """
+        upstream = self.upstream
+        with anyio.move_on_after(seconds):
+            while not upstream.connected:
+                error = upstream.last_error
+                if error is not None:
+                    raise UpstreamUnavailable(f"reconnecting failed: {error.message}", where=upstream.name)
+                # Polled: the upstream signals when it is ready, not when an attempt has failed.
+                await anyio.sleep(_RECONNECT_POLL_SECONDS)
+            return
+        raise UpstreamUnavailable(f"not connected again within {seconds:g} s", where=upstream.name)
 
     async def run(
         self, stop: anyio.Event, *, task_status: anyio.abc.TaskStatus[None] = anyio.TASK_STATUS_IGNORED
