@@ -283,7 +283,9 @@ def http_app(server: Server[Any], transport: str) -> Starlette:
 
 
 async def serve_http(server: Server[Any], transport: str, port: int) -> None:
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    # IPPROTO_TCP spelled out: asyncio turns Nagle off only on sockets whose proto says TCP, and
+    # with Nagle on, a keep-alive client waits 40 ms (delayed ACK) for every reply sent in two writes.
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     # A restarted server must rebind the port its upstream reconnects to.
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", port))
