@@ -260,6 +260,8 @@ async def open_app(
     app = App(settings, config, engine, sessions, calllog)
     async with anyio.create_task_group() as tg:
         tg.start_soon(calllog.run)
+        # Judgments are stored in batches off the caller's path; aclose() writes what is left.
+        tg.start_soon(app.judgments.run)
         await tg.start(app.upstreams.run)
         await app.start()
         await app.upstreams.load()

@@ -10,8 +10,11 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import time
 import uuid
+from collections import OrderedDict
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any, cast
 
 import sqlalchemy as sa
@@ -21,9 +24,20 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub.errors import StoreError
 from hub.judgment.inputs import canonical_json
+from hub.judgment.records import Judgment
 from hub.store.models import JudgmentCache, JudgmentExecution
 
-__all__ = ["Clock", "cache_key", "invalidate_ruleset", "lookup", "store", "utc_now"]
+__all__ = [
+    "CachedAnswer",
+    "Clock",
+    "LocalCache",
+    "cache_key",
+    "invalidate_ruleset",
+    "lookup",
+    "store",
+    "upsert_statement",
+    "utc_now",
+]
 
 Clock = Callable[[], dt.datetime]
 
@@ -42,7 +56,11 @@ def cache_key(workflow_id: uuid.UUID | None, payload: Mapping[str, Any]) -> tupl
 async def lookup(
     session: AsyncSession, tenant_id: uuid.UUID, key: str, now: dt.datetime
 ) -> tuple[JudgmentCache, JudgmentExecution] | None:
-    """The live entry for ``key`` and the judgment it points at, counting the hit; None when absent or expired."""
+    """The live entry for ``key`` and the judgment it points at; None when absent or expired.
+
+    Only reads: the hit is counted by whoever serves it (the engine queues the count with the
+    judgment's own row), so a hit costs no write in the caller's transaction.
+    """
     row = (
         await session.execute(
             sa.select(JudgmentCache, JudgmentExecution)
@@ -58,13 +76,6 @@ async def lookup(
     if row is None:
         return None
     entry, execution = row._tuple()
-    # Counted in SQL, not in Python, so concurrent hits from several processes all count.
-    await session.execute(
-        sa.update(JudgmentCache)
-        .where(JudgmentCache.id == entry.id)
-        .values(hit_count=JudgmentCache.hit_count + 1, last_hit_at=now)
-        .execution_options(synchronize_session=False)
-    )
     return entry, execution
 
 
@@ -103,14 +114,18 @@ async def store(
     dialect = session.get_bind().dialect.name
     # A Core statement does not autoflush: the judgment row it references must be written first.
     await session.flush()
-    await session.execute(_upsert(dialect), {**values, "now_": now})
+    await session.execute(upsert_statement(dialect), {**values, "now_": now})
 
 
 _UPSERTS: dict[str, Any] = {}
 _CACHE_TABLE = cast(sa.Table, JudgmentCache.__table__)
 
 
-def _upsert(dialect: str) -> Any:
+def upsert_statement(dialect: str) -> Any:
+    """INSERT of a ``judgment_cache`` row that replaces an expired entry of its key, never a live one.
+
+    Parameters: the row's columns plus ``now_``; built once per dialect.
+    """
     stmt = _UPSERTS.get(dialect)
     if stmt is not None:
         return stmt
@@ -152,3 +167,89 @@ async def invalidate_ruleset(session: AsyncSession, tenant_id: uuid.UUID, rulese
         .execution_options(synchronize_session=False)
     )
     return cast(CursorResult[Any], result).rowcount
+
+
+@dataclass(slots=True)
+class CachedAnswer:
+    """A live ``judgment_cache`` entry as this process last saw it."""
+
+    judgment: Judgment
+    """The judgment the entry points at (what a hit answers with)."""
+    expires_at: dt.datetime
+    hits: int
+    """The entry's ``hit_count`` as last read, plus the hits this process served since."""
+    checked_at: float
+    ruleset_id: str | None
+
+
+class LocalCache:
+    """A bounded LRU of cache entries in front of ``judgment_cache``, so a hit needs no database read.
+
+    The table stays the source of truth: an entry is trusted for ``fresh_seconds`` after it was read
+    (or written) by this process and then read again, so an entry another hub process dropped stops
+    answering here within that time; ``expires_at`` is honoured to the instant. What a deploy or
+    rollback changes cannot be served from here even meanwhile: the key names the rule set version
+    that judged (see ``JudgmentEngine``), and this process drops its entries of a tenant when told
+    of a deploy (``forget``).
+    """
+
+    def __init__(
+        self, *, size: int = 1024, fresh_seconds: float = 1.0, monotonic: Callable[[], float] = time.monotonic
+    ) -> None:
+        self._entries: OrderedDict[tuple[uuid.UUID, str], CachedAnswer] = OrderedDict()
+        self._size = size
+        self._fresh = fresh_seconds
+        self._monotonic = monotonic
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def get(self, tenant_id: uuid.UUID, key: str, now: dt.datetime) -> CachedAnswer | None:
+        """The entry when it is live and fresh; None means: ask the table."""
+        k = (tenant_id, key)
+        entry = self._entries.get(k)
+        if entry is None:
+            return None
+        if now >= entry.expires_at:
+            del self._entries[k]
+            return None
+        if self._monotonic() - entry.checked_at >= self._fresh:
+            return None  # kept, so the hits counted here survive the re-read (``put`` merges them)
+        self._entries.move_to_end(k)
+        return entry
+
+    def put(
+        self, tenant_id: uuid.UUID, key: str, judgment: Judgment, expires_at: dt.datetime, hits: int
+    ) -> CachedAnswer:
+        """Remember an entry just read from, or queued for, the table."""
+        k = (tenant_id, key)
+        old = self._entries.get(k)
+        if old is not None and old.judgment.id == judgment.id:
+            # Our own hits may not have reached the table yet: never count backwards.
+            hits = max(hits, old.hits)
+        trace = judgment.rule_trace or {}
+        ruleset_id = trace.get("ruleset_id")
+        entry = CachedAnswer(
+            judgment,
+            expires_at,
+            hits,
+            self._monotonic(),
+            ruleset_id if isinstance(ruleset_id, str) else None,
+        )
+        self._entries[k] = entry
+        self._entries.move_to_end(k)
+        if len(self._entries) > self._size:
+            self._entries.popitem(last=False)
+        return entry
+
+    def discard(self, tenant_id: uuid.UUID, key: str) -> None:
+        """Forget one entry (the table no longer has it)."""
+        self._entries.pop((tenant_id, key), None)
+
+    def forget(self, tenant_id: uuid.UUID, ruleset_id: uuid.UUID | None = None) -> None:
+        """Forget a tenant's entries, or only those a rule set judged."""
+        rid = None if ruleset_id is None else str(ruleset_id)
+        for k in [
+            k for k, e in self._entries.items() if k[0] == tenant_id and (rid is None or e.ruleset_id == rid)
+        ]:
+            del self._entries[k]

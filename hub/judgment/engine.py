@@ -8,12 +8,12 @@ tenant. It knows nothing of MCP: the MCP face passes a ``SampleFn`` when the cal
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import datetime as dt
 import json
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
@@ -39,17 +39,21 @@ from hub.judgment.prompts import (
     load_template,
 )
 from hub.judgment.providers import OpenAICompatProvider, SamplingProvider
-from hub.judgment.records import Judgment, JudgmentFilter, record_llm_calls, to_row
+from hub.judgment.records import Judgment, JudgmentFilter, llm_call_values, to_values
 from hub.judgment.rules import RuleFailure, RuleOutcome, RuleRunner, ScriptEngine, script_key
 from hub.judgment.rulesets import (
+    ChosenScript,
     InputSchemas,
+    Routing,
+    RulesetInfo,
     RulesetTool,
-    choose_script,
     describe_active_rulesets,
+    load_routing,
     load_script,
     resolve_ruleset,
 )
 from hub.judgment.stats import JudgmentStats, compute_stats
+from hub.judgment.writer import CacheWrite, JudgmentWriter, PendingJudgment
 from hub.rules.rhai import sandboxed_engine
 from hub.settings import Settings
 from hub.store.models import Tenant
@@ -57,8 +61,57 @@ from hub.store.models import Tenant
 __all__ = ["JudgmentEngine"]
 
 
+# How long this process trusts what it read of a tenant's settings and rule sets. Deploys and
+# rollbacks through this hub reach it at once (``forget``); this bounds how long a change made by
+# another hub process on the same database (or by hand) takes to be seen.
+STATE_TTL_SECONDS = 2.0
+# Memoized (tenant, rule-set selector) resolutions kept at most; past it they are all dropped.
+_MAX_RESOLUTIONS = 4096
+
+
+@dataclass(frozen=True, slots=True)
+class _Resolved:
+    """A rule set a selector resolved to, with its routing, as read at ``loaded_at`` (monotonic)."""
+
+    info: RulesetInfo
+    routing: Routing
+    loaded_at: float
+
+
+class _Reader:
+    """The read phase's session, opened on first use: a judgment that finds everything in memory
+    reads nothing and so takes no connection (nor, on SQLite, the write lock of ``BEGIN IMMEDIATE``)."""
+
+    def __init__(self, engine: JudgmentEngine, stack: contextlib.AsyncExitStack, what: str) -> None:
+        self._engine = engine
+        self._stack = stack
+        self._what = what
+        self._session: AsyncSession | None = None
+
+    async def session(self) -> AsyncSession:
+        if self._session is None:
+            self._session = await self._stack.enter_async_context(self._engine._session(self._what))
+        return self._session
+
+
+@dataclass(frozen=True, slots=True)
+class _Prepared:
+    """What the read phase of ``execute`` ends with: a cache hit to record, or a plan to finish."""
+
+    judgment: Judgment | None
+    plan: Plan | None
+    key: str
+    input_hash: str
+
+
 class JudgmentEngine:
-    """Executes, lists, explains and learns from judgments for every tenant."""
+    """Executes, lists, explains and learns from judgments for every tenant.
+
+    A judgment's reads come from memory when they can: the tenant's settings and the rule set with
+    its routing for ``STATE_TTL_SECONDS``, compiled scripts by version, and live cache entries
+    (``cache.LocalCache``). Its writes (the judgment row, a cache entry, a hit count) go to a
+    ``JudgmentWriter`` that stores them in batches; ``run()`` drives it, ``aclose()`` flushes it.
+    """
 
     def __init__(
         self,
@@ -70,6 +123,10 @@ class JudgmentEngine:
         clock: cache.Clock = cache.utc_now,
         timer: Callable[[], float] = time.perf_counter,
         sampling_timeout_seconds: float | None = None,
+        writer: JudgmentWriter | None = None,
+        state_ttl_seconds: float = STATE_TTL_SECONDS,
+        local_cache: cache.LocalCache | None = None,
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self._sessions = sessions
         self._settings = settings
@@ -82,12 +139,42 @@ class JudgmentEngine:
         self._sampling_timeout = sampling_timeout_seconds or settings.llm_timeout_seconds
         self._prompts = PromptRenderer()
         self._schemas = InputSchemas()
+        self._writer = writer if writer is not None else JudgmentWriter(sessions, monotonic=monotonic)
+        self._state_ttl = state_ttl_seconds
+        self._monotonic = monotonic
+        self._local = local_cache if local_cache is not None else cache.LocalCache(monotonic=monotonic)
+        self._configs: dict[uuid.UUID, tuple[float, JudgmentConfig]] = {}
+        self._resolutions: dict[tuple[uuid.UUID, str | None, str | None, str | None], _Resolved] = {}
+
+    @property
+    def writer(self) -> JudgmentWriter:
+        """The writer that stores this engine's judgments."""
+        return self._writer
+
+    async def run(self) -> None:
+        """Store judgments in the background until ``aclose`` (run it in the composition root's task group).
+
+        Without it every judgment is written before ``execute`` returns.
+        """
+        await self._writer.run()
+
+    async def flush(self) -> None:
+        """Store every judgment accepted so far; ``StoreError`` if the database refuses."""
+        await self._writer.flush()
 
     async def aclose(self) -> None:
-        """Close the HTTP client if the engine made it."""
+        """Store what is queued, and close the HTTP client if the engine made it."""
+        await self._writer.aclose()
         if self._owns_http and self._http is not None:
             await self._http.aclose()
             self._http = None
+
+    def forget(self, tenant_id: uuid.UUID) -> None:
+        """Drop what this process remembers of a tenant (after a deploy, a rollback or a reload)."""
+        self._configs.pop(tenant_id, None)
+        for key in [k for k in self._resolutions if k[0] == tenant_id]:
+            del self._resolutions[key]
+        self._local.forget(tenant_id)
 
     @contextlib.asynccontextmanager
     async def _session(self, what: str) -> AsyncIterator[AsyncSession]:
@@ -100,6 +187,9 @@ class JudgmentEngine:
             first = (str(cause).strip().splitlines() or [type(cause).__name__])[0]
             raise StoreError(f"{what}: the database failed: {first}") from exc
 
+    def _fresh(self, loaded_at: float) -> bool:
+        return self._monotonic() - loaded_at < self._state_ttl
+
     # ------------------------------------------------------------------ execute
 
     async def execute(
@@ -109,124 +199,184 @@ class JudgmentEngine:
 
         ``sample`` asks the calling client's model (MCP sampling); without it the OpenAI-compatible
         endpoint of the settings is used, if configured. Raises ``InputError``/``NotFound``/``Conflict``
-        for bad requests; LLM trouble never raises but degrades (``Judgment.degraded`` says why).
+        for bad requests, ``StoreError`` when the judgment cannot be recorded; LLM trouble never
+        raises but degrades (``Judgment.degraded`` says why).
         """
         started = self._timer()
         now = self._clock()
         trace_id = request.trace_id or uuid.uuid4().hex
-        tenant_id = caller.tenant_id
-        key, input_hash = cache.cache_key(request.workflow_id, request.cache_payload())
-        forced = request.policy.method
-        async with self._session("execute") as session:
-            config = await self._config(session, tenant_id)
-            if request.policy.use_cache or forced == "cache":
-                hit = await cache.lookup(session, tenant_id, key, now)
-                if hit is not None:
-                    judgment = from_cache(
-                        caller,
-                        request,
-                        hit[1],
-                        key,
-                        trace_id,
-                        now,
-                        self._elapsed_ms(started),
-                        hit[0].hit_count + 1,
-                    )
-                    session.add(to_row(judgment))
-                    await session.commit()
-                    return judgment
-                if forced == "cache":
-                    raise NotFound("no cached judgment for this input", where="input")
-            plan = await self._plan(session, caller, request, config, sample)
-            if plan.llm_request is None or plan.provider is None:
-                # No LLM to wait for: record in the same session, saving a checkout and a transaction.
-                judgment = decide(caller, request, plan, None, key, trace_id, now, self._elapsed_ms(started))
-                await self._record(session, request, plan, judgment, None, input_hash)
-                return judgment
-        # The LLM may take seconds: no session (nor PostgreSQL transaction) stays open meanwhile.
-        answer = await ask_for_verdict(plan.provider, plan.llm_request, clock=self._timer)
-        judgment = decide(caller, request, plan, answer, key, trace_id, now, self._elapsed_ms(started))
-        async with self._session("execute") as session:
-            await self._record(session, request, plan, judgment, answer, input_hash)
+        async with contextlib.AsyncExitStack() as stack:
+            reader = _Reader(self, stack, "execute")
+            prepared = await self._prepare(reader, caller, request, sample, started, now, trace_id)
+        # The read session is closed: the writes below must not wait on its lock (SQLite), nor may
+        # a PostgreSQL transaction stay open while an LLM takes seconds.
+        if prepared.judgment is not None:
+            hit = prepared.judgment
+            await self._writer.submit(
+                PendingJudgment(to_values(hit), hit_key=hit.cache_key), durable=_refers(hit)
+            )
+            return hit
+        plan = prepared.plan
+        assert plan is not None
+        answer: LLMAnswer | None = None
+        if plan.llm_request is not None and plan.provider is not None:
+            answer = await ask_for_verdict(plan.provider, plan.llm_request, clock=self._timer)
+        judgment = decide(
+            caller, request, plan, answer, prepared.key, trace_id, now, self._elapsed_ms(started)
+        )
+        await self._record(request, plan, judgment, answer, prepared.input_hash)
         return judgment
+
+    async def _prepare(
+        self,
+        reader: _Reader,
+        caller: Caller,
+        request: JudgmentRequest,
+        sample: SampleFn | None,
+        started: float,
+        now: dt.datetime,
+        trace_id: str,
+    ) -> _Prepared:
+        tenant_id = caller.tenant_id
+        forced = request.policy.method
+        config = await self._config(reader, tenant_id)
+        resolved = await self._resolve(reader, tenant_id, request)
+        if resolved is None and forced in ("rule_only", "hybrid"):
+            raise NotFound("no active rule set applies to this request", where="ruleset")
+        chosen = (
+            resolved.routing.choose(request.input) if resolved is not None and forced != "llm_only" else None
+        )
+        payload = request.cache_payload()
+        if resolved is not None and chosen is not None:
+            # The version that judges is part of the key: once a deploy or rollback routes this
+            # input elsewhere, an answer of the old version is never found again, whichever process
+            # (or queued write) put it there and whenever this process learns of the change.
+            payload["rules"] = {
+                "ruleset_id": str(resolved.info.id),
+                "version": chosen.version,
+                "script_hash": chosen.script_hash,
+            }
+        key, input_hash = cache.cache_key(request.workflow_id, payload)
+        if request.policy.use_cache or forced == "cache":
+            entry = await self._cached(reader, tenant_id, key, now)
+            if entry is not None:
+                entry.hits += 1
+                hit = from_cache(
+                    caller, request, entry.judgment, key, trace_id, now, self._elapsed_ms(started), entry.hits
+                )
+                return _Prepared(hit, None, key, input_hash)
+            if forced == "cache":
+                raise NotFound("no cached judgment for this input", where="input")
+        plan = await self._plan(reader, caller, request, config, sample, resolved, chosen)
+        return _Prepared(None, plan, key, input_hash)
 
     def _elapsed_ms(self, started: float) -> int:
         return round((self._timer() - started) * 1000)
 
     async def _record(
         self,
-        session: AsyncSession,
         request: JudgmentRequest,
         plan: Plan,
         judgment: Judgment,
         answer: LLMAnswer | None,
         input_hash: str,
     ) -> None:
-        session.add(to_row(judgment))
+        calls: tuple[dict[str, Any], ...] = ()
         if answer is not None and answer.calls:
-            # The judgment row must exist before the calls that reference it.
-            await session.flush()
-            record_llm_calls(
-                session,
-                answer.calls,
-                tenant_id=judgment.tenant_id,
-                judgment_id=judgment.id,
-                prompt_template_id=plan.prompt.template_id if plan.prompt else None,
-                trace_id=judgment.trace_id,
-                created_at=judgment.created_at,
+            calls = tuple(
+                llm_call_values(
+                    answer.calls,
+                    tenant_id=judgment.tenant_id,
+                    judgment_id=judgment.id,
+                    prompt_template_id=plan.prompt.template_id if plan.prompt else None,
+                    trace_id=judgment.trace_id,
+                    created_at=judgment.created_at,
+                )
             )
+        ttl = plan.config.cache_ttl_seconds
         cacheable = judgment.degraded is None and judgment.result != "unknown"
-        if request.policy.use_cache and cacheable and judgment.cache_key is not None:
-            await cache.store(
-                session,
-                tenant_id=judgment.tenant_id,
-                key=judgment.cache_key,
-                input_hash=input_hash,
-                execution_id=judgment.id,
-                result=judgment.result,
-                confidence=judgment.confidence,
-                ttl_seconds=plan.config.cache_ttl_seconds,
-                now=judgment.created_at,
-            )
-        await session.commit()
+        entry: CacheWrite | None = None
+        if request.policy.use_cache and cacheable and judgment.cache_key is not None and ttl > 0:
+            entry = CacheWrite(judgment.cache_key, input_hash, ttl)
+        await self._writer.submit(
+            PendingJudgment(to_values(judgment), calls, entry), durable=_refers(judgment)
+        )
+        if entry is not None:
+            # Known here before the writer stores it: the same input again is a hit at once.
+            expires = judgment.created_at + dt.timedelta(seconds=ttl)
+            self._local.put(judgment.tenant_id, entry.key, judgment, expires, 0)
 
-    async def _config(self, session: AsyncSession, tenant_id: uuid.UUID) -> JudgmentConfig:
+    async def _config(self, reader: _Reader, tenant_id: uuid.UUID) -> JudgmentConfig:
+        known = self._configs.get(tenant_id)
+        if known is not None and self._fresh(known[0]):
+            return known[1]
+        session = await reader.session()
         settings = await session.scalar(sa.select(Tenant.settings).where(Tenant.id == tenant_id))
         if settings is None:
             raise NotFound(f"no tenant {tenant_id}", where="tenant")
-        return JudgmentConfig.from_settings(settings)
+        config = JudgmentConfig.from_settings(settings)
+        self._configs[tenant_id] = (self._monotonic(), config)
+        return config
+
+    async def _resolve(
+        self, reader: _Reader, tenant_id: uuid.UUID, request: JudgmentRequest
+    ) -> _Resolved | None:
+        """The rule set of the request with its routing; None when none applies (errors as ``resolve_ruleset``)."""
+        selector = request.ruleset
+        if selector.empty:
+            return None
+        key = (
+            tenant_id,
+            None if selector.ruleset_id is None else str(selector.ruleset_id),
+            selector.name,
+            selector.target_kpi,
+        )
+        known = self._resolutions.get(key)
+        if known is not None and self._fresh(known.loaded_at):
+            return known
+        session = await reader.session()
+        # Not remembered when absent or refused: a rule set created or activated a moment later
+        # must be found by the next call.
+        ruleset = await resolve_ruleset(session, tenant_id, selector)
+        if ruleset is None:
+            return None
+        routing = await load_routing(session, tenant_id, ruleset.id)
+        resolved = _Resolved(RulesetInfo.of(ruleset), routing, self._monotonic())
+        if len(self._resolutions) >= _MAX_RESOLUTIONS:
+            self._resolutions.clear()
+        self._resolutions[key] = resolved
+        return resolved
+
+    async def _cached(
+        self, reader: _Reader, tenant_id: uuid.UUID, key: str, now: dt.datetime
+    ) -> cache.CachedAnswer | None:
+        entry = self._local.get(tenant_id, key, now)
+        if entry is not None:
+            return entry
+        found = await cache.lookup(await reader.session(), tenant_id, key, now)
+        if found is None:
+            self._local.discard(tenant_id, key)
+            return None
+        row, execution = found
+        return self._local.put(tenant_id, key, Judgment.from_row(execution), row.expires_at, row.hit_count)
 
     async def _plan(
         self,
-        session: AsyncSession,
+        reader: _Reader,
         caller: Caller,
         request: JudgmentRequest,
         config: JudgmentConfig,
         sample: SampleFn | None,
+        resolved: _Resolved | None,
+        chosen: ChosenScript | None,
     ) -> Plan:
         data = request.input
-        ruleset = await resolve_ruleset(session, caller.tenant_id, request.ruleset)
         forced = request.policy.method
-        if ruleset is None and forced in ("rule_only", "hybrid"):
-            raise NotFound("no active rule set applies to this request", where="ruleset")
-        method = forced or ("hybrid" if ruleset is not None else "llm_only")
+        method = forced or ("hybrid" if resolved is not None else "llm_only")
         plan = Plan(config=config, method=method)
+        ruleset = resolved.info if resolved is not None else None
         if ruleset is not None and method != "llm_only":
             self._schemas.check(ruleset, data)
-
-            def compiled(version: int, script_hash: str) -> bool:
-                return self._rules.has_compiled(script_key(str(ruleset.id), version, None, script_hash))
-
-            chosen = await choose_script(session, caller.tenant_id, ruleset, data, compiled=compiled)
-            if (
-                chosen is not None
-                and chosen.script is None
-                and not compiled(chosen.version, chosen.script_hash)
-            ):
-                # Evicted by another judgment while we awaited; no await between here and the run.
-                chosen = dataclasses.replace(
-                    chosen, script=await load_script(session, ruleset.id, chosen.version)
-                )
             if chosen is None:
                 plan.outcome = RuleOutcome(
                     str(ruleset.id),
@@ -236,12 +386,17 @@ class JudgmentEngine:
                     failures=(RuleFailure("*", "NotDeployed", "the rule set has no deployed script"),),
                 )
             else:
+                script: str | None = None
+                if not self._rules.has_compiled(
+                    script_key(str(ruleset.id), chosen.version, None, chosen.script_hash)
+                ):
+                    script = await load_script(await reader.session(), ruleset.id, chosen.version)
                 plan.outcome = self._rules.run(
                     ruleset_id=str(ruleset.id),
                     ruleset_name=ruleset.name,
                     version=chosen.version,
                     canary=chosen.canary,
-                    script=chosen.script,
+                    script=script,
                     script_hash=chosen.script_hash,
                     metrics=data.metrics,
                     context=data.context,
@@ -261,14 +416,14 @@ class JudgmentEngine:
             return plan
         template_name = request.policy.prompt_template
         if template_name is None and ruleset is not None:
-            named = (ruleset.metadata_ or {}).get("prompt_template")
+            named = ruleset.metadata_.get("prompt_template")
             template_name = named if isinstance(named, str) else None
         template_name = template_name or config.prompt_template
         locales = (request.policy.locale, config.locale)
         try:
             try:
                 template = await load_template(
-                    session,
+                    await reader.session(),
                     caller.tenant_id,
                     name=template_name,
                     locales=locales,
@@ -345,11 +500,13 @@ class JudgmentEngine:
     async def get_judgment(self, caller: Caller, judgment_id: uuid.UUID | str) -> Judgment:
         """One judgment of the caller's tenant (an id from tool arguments may be a string)."""
         judgment_id = _judgment_id(judgment_id)
+        await self._writer.flush()  # read-your-writes: a judgment just returned is found
         async with self._session("get_judgment") as session:
             return await records.get_judgment(session, caller.tenant_id, judgment_id)
 
     async def list_judgments(self, caller: Caller, flt: JudgmentFilter | None = None) -> list[Judgment]:
         """The caller's tenant's judgments, newest first."""
+        await self._writer.flush()
         async with self._session("list_judgments") as session:
             return await records.list_judgments(session, caller.tenant_id, flt or JudgmentFilter())
 
@@ -365,6 +522,7 @@ class JudgmentEngine:
     ) -> FeedbackReceipt:
         """Record feedback and, for correct/incorrect/partial, a learning sample."""
         judgment_id = _judgment_id(judgment_id)
+        await self._writer.flush()  # the feedback row references the judgment's
         async with self._session("feedback") as session:
             receipt = await submit_feedback(
                 session,
@@ -381,14 +539,17 @@ class JudgmentEngine:
 
     async def stats(self, caller: Caller, since: dt.datetime, until: dt.datetime) -> JudgmentStats:
         """Monitoring figures of the caller's tenant for ``[since, until)``."""
+        await self._writer.flush()
         async with self._session("stats") as session:
             return await compute_stats(session, caller.tenant_id, since, until)
 
     async def invalidate_ruleset(self, tenant_id: uuid.UUID, ruleset_id: uuid.UUID) -> int:
         """Drop cached judgments of a rule set (on deploy and rollback); returns how many."""
+        await self._writer.flush()  # entries still queued are dropped too
         async with self._session("invalidate_ruleset") as session:
             count = await cache.invalidate_ruleset(session, tenant_id, ruleset_id)
             await session.commit()
+        self._local.forget(tenant_id, ruleset_id)
         return count
 
     async def ruleset_tools(self, caller: Caller) -> list[RulesetTool]:
@@ -405,12 +566,23 @@ class JudgmentEngine:
         self, caller: Caller, name: str, arguments: Mapping[str, Any], *, locale: str | None = None
     ) -> RenderedPrompt:
         """Render an active template by name with the caller's arguments (MCP ``prompts/get``)."""
-        async with self._session("get_prompt") as session:
-            config = await self._config(session, caller.tenant_id)
+        async with contextlib.AsyncExitStack() as stack:
+            reader = _Reader(self, stack, "get_prompt")
+            config = await self._config(reader, caller.tenant_id)
             template = await load_template(
-                session, caller.tenant_id, name=name, template_type=None, locales=(locale, config.locale)
+                await reader.session(),
+                caller.tenant_id,
+                name=name,
+                template_type=None,
+                locales=(locale, config.locale),
             )
         return self._prompts.render_arguments(template, arguments)
+
+
+def _refers(judgment: Judgment) -> bool:
+    """Whether the row references rows the hub did not check (a workflow): then it is written at once,
+    so a bad reference fails the call instead of a batch."""
+    return judgment.workflow_id is not None or judgment.workflow_instance_id is not None
 
 
 def _judgment_id(value: uuid.UUID | str) -> uuid.UUID:

@@ -19,7 +19,6 @@ from hub.judgment.prompts import RenderedPrompt
 from hub.judgment.records import Judgment
 from hub.judgment.rules import RuleOutcome
 from hub.judgment.verdicts import Verdict, combine
-from hub.store.models import JudgmentExecution
 
 __all__ = ["Plan", "decide", "from_cache"]
 
@@ -121,7 +120,7 @@ def decide(
 def from_cache(
     caller: Caller,
     request: JudgmentRequest,
-    original: JudgmentExecution,
+    cached: Judgment,
     key: str,
     trace_id: str,
     now: dt.datetime,
@@ -129,7 +128,6 @@ def from_cache(
     hit_count: int,
 ) -> Judgment:
     """A new judgment answering from a cached one (``method_used='cache'``)."""
-    cached = Judgment.from_row(original)
     evidence = dict(request.evidence or cached.evidence or {})
     evidence["related_judgments"] = [str(cached.id)]
     return Judgment(

@@ -15,16 +15,16 @@ from hub.errors import InputError, NotFound
 from hub.judgment.inputs import FORCEABLE_METHODS
 from hub.judgment.llm import LLMCallRecord
 from hub.judgment.verdicts import RESULTS
-from hub.store.models import JudgmentExecution, LLMCall
+from hub.store.models import JudgmentExecution
 
 __all__ = [
     "Judgment",
     "JudgmentFilter",
     "get_judgment",
     "list_judgments",
+    "llm_call_values",
     "parse_instant",
-    "record_llm_calls",
-    "to_row",
+    "to_values",
 ]
 
 
@@ -116,35 +116,35 @@ class Judgment:
         )
 
 
-def to_row(judgment: Judgment) -> JudgmentExecution:
-    """The row to insert for a judgment."""
-    return JudgmentExecution(
-        id=judgment.id,
-        tenant_id=judgment.tenant_id,
-        workflow_instance_id=judgment.workflow_instance_id,
-        workflow_id=judgment.workflow_id,
-        source=judgment.source,
-        input_data=dict(judgment.input_data),
-        result=judgment.result,
-        confidence=judgment.confidence,
-        method_used=judgment.method_used,
-        explanation=judgment.explanation,
-        recommended_actions=list(judgment.recommended_actions),
-        rule_trace=None if judgment.rule_trace is None else dict(judgment.rule_trace),
-        llm_metadata=None if judgment.llm_metadata is None else dict(judgment.llm_metadata),
-        evidence=None if judgment.evidence is None else dict(judgment.evidence),
-        cache_hit=judgment.cache_hit,
-        cache_key=judgment.cache_key,
-        latency_ms=judgment.latency_ms,
-        created_at=judgment.created_at,
-        created_by=judgment.created_by,
-        trace_id=judgment.trace_id,
-        metadata_=dict(judgment.metadata),
-    )
+def to_values(judgment: Judgment) -> dict[str, Any]:
+    """The ``judgment_executions`` row of a judgment, by column name (for a Core INSERT)."""
+    return {
+        "id": judgment.id,
+        "tenant_id": judgment.tenant_id,
+        "workflow_instance_id": judgment.workflow_instance_id,
+        "workflow_id": judgment.workflow_id,
+        "source": judgment.source,
+        "input_data": dict(judgment.input_data),
+        "result": judgment.result,
+        "confidence": judgment.confidence,
+        "method_used": judgment.method_used,
+        "explanation": judgment.explanation,
+        "recommended_actions": list(judgment.recommended_actions),
+        "rule_trace": None if judgment.rule_trace is None else dict(judgment.rule_trace),
+        "llm_metadata": None if judgment.llm_metadata is None else dict(judgment.llm_metadata),
+        "evidence": None if judgment.evidence is None else dict(judgment.evidence),
+        "feature_importance": None,
+        "cache_hit": judgment.cache_hit,
+        "cache_key": judgment.cache_key,
+        "latency_ms": judgment.latency_ms,
+        "created_at": judgment.created_at,
+        "created_by": judgment.created_by,
+        "trace_id": judgment.trace_id,
+        "metadata": dict(judgment.metadata),
+    }
 
 
-def record_llm_calls(
-    session: AsyncSession,
+def llm_call_values(
     calls: Sequence[LLMCallRecord],
     *,
     tenant_id: uuid.UUID,
@@ -152,35 +152,36 @@ def record_llm_calls(
     prompt_template_id: uuid.UUID | None,
     trace_id: str,
     created_at: dt.datetime,
-) -> None:
-    """Add one ``llm_calls`` row per request (sampling requests included)."""
-    for call in calls:
-        session.add(
-            LLMCall(
-                tenant_id=tenant_id,
-                judgment_execution_id=judgment_id,
-                prompt_template_id=prompt_template_id,
-                call_type="judgment",
-                model=call.model,
-                prompt_summary=call.prompt_summary,
-                prompt_tokens=call.prompt_tokens,
-                completion_tokens=call.completion_tokens,
-                total_tokens=call.prompt_tokens + call.completion_tokens,
-                cost_estimate_usd=call.cost_estimate_usd,
-                latency_ms=call.latency_ms,
-                success=call.success,
-                validation_error=call.validation_error,
-                error_message=call.error_message,
-                response_summary=call.response_summary,
-                created_at=created_at,
-                trace_id=trace_id,
-                metadata_={
-                    "provider": call.provider,
-                    "attempt": call.attempt,
-                    "tokens_estimated": call.tokens_estimated,
-                },
-            )
-        )
+) -> list[dict[str, Any]]:
+    """One ``llm_calls`` row per request (sampling requests included), by column name."""
+    return [
+        {
+            "id": uuid.uuid4(),
+            "tenant_id": tenant_id,
+            "judgment_execution_id": judgment_id,
+            "prompt_template_id": prompt_template_id,
+            "call_type": "judgment",
+            "model": call.model,
+            "prompt_summary": call.prompt_summary,
+            "prompt_tokens": call.prompt_tokens,
+            "completion_tokens": call.completion_tokens,
+            "total_tokens": call.prompt_tokens + call.completion_tokens,
+            "cost_estimate_usd": call.cost_estimate_usd,
+            "latency_ms": call.latency_ms,
+            "success": call.success,
+            "validation_error": call.validation_error,
+            "error_message": call.error_message,
+            "response_summary": call.response_summary,
+            "created_at": created_at,
+            "trace_id": trace_id,
+            "metadata": {
+                "provider": call.provider,
+                "attempt": call.attempt,
+                "tokens_estimated": call.tokens_estimated,
+            },
+        }
+        for call in calls
+    ]
 
 
 async def get_judgment(session: AsyncSession, tenant_id: uuid.UUID, judgment_id: uuid.UUID) -> Judgment:

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import sqlalchemy as sa
 from jsonschema import Draft202012Validator
@@ -22,9 +23,12 @@ from hub.store.models import RuleDeployment, RuleScript, Ruleset
 __all__ = [
     "ChosenScript",
     "InputSchemas",
+    "Routing",
+    "RulesetInfo",
     "RulesetTool",
     "choose_script",
     "describe_active_rulesets",
+    "load_routing",
     "load_script",
     "resolve_ruleset",
     "tool_name_for",
@@ -75,18 +79,47 @@ class ChosenScript:
     script: str | None
 
 
-async def choose_script(
-    session: AsyncSession,
-    tenant_id: uuid.UUID,
-    ruleset: Ruleset,
-    data: JudgmentInput,
-    *,
-    compiled: Callable[[int, str], bool] = lambda _version, _hash: False,
-) -> ChosenScript | None:
-    """Route to a deployed version (``routing.choose_version``); None if no script exists.
+@dataclass(frozen=True, slots=True)
+class RulesetInfo:
+    """What judging reads of a ``rulesets`` row, detached from any session (the engine keeps it a while)."""
 
-    One query reads the versions with their deployments; the script text is fetched only when
-    ``compiled(version, script_hash)`` says the runner lacks it, so a warm judgment costs one round trip here.
+    id: uuid.UUID
+    name: str
+    metadata_: Mapping[str, Any]
+
+    @classmethod
+    def of(cls, ruleset: Ruleset) -> RulesetInfo:
+        """Copy the fields of a row."""
+        return cls(ruleset.id, ruleset.name, dict(ruleset.metadata_ or {}))
+
+
+@dataclass(frozen=True, slots=True)
+class Routing:
+    """A rule set's script versions and live deployments, read once; routes any input without I/O."""
+
+    ruleset_id: uuid.UUID
+    views: tuple[DeploymentView, ...]
+    hashes: Mapping[int, str]
+    fallback: int | None
+
+    def choose(self, data: JudgmentInput) -> ChosenScript | None:
+        """The version that judges ``data`` (``routing.choose_version``), without its text; None if none."""
+        route: Route | None = choose_version(
+            self.views,
+            ruleset_key=str(self.ruleset_id),
+            line_code=data.line_code,
+            shift=data.shift,
+            context=data.context,
+            fallback_version=self.fallback,
+        )
+        if route is None:
+            return None
+        return ChosenScript(route.version, route.canary, self.hashes[route.version], None)
+
+
+async def load_routing(session: AsyncSession, tenant_id: uuid.UUID, ruleset_id: uuid.UUID) -> Routing:
+    """One query: the rule set's versions with their active or canary deployments.
+
     Without an active deployment the newest script that is not the canary's serves the rest of the
     traffic, so a rule set works before rule management has deployed anything.
     """
@@ -110,12 +143,11 @@ async def choose_script(
             )
             .select_from(RuleScript)
             .outerjoin(RuleDeployment, deployed)
-            .where(RuleScript.ruleset_id == ruleset.id)
+            .where(RuleScript.ruleset_id == ruleset_id)
             .order_by(RuleScript.version.desc())
         )
     ).all()
-    hashes = {r.version: r.script_hash for r in rows}
-    views = [
+    views = tuple(
         DeploymentView(
             version=r.version,
             status=r.status,
@@ -125,28 +157,31 @@ async def choose_script(
         )
         for r in rows
         if r.status is not None
-    ]
+    )
     fallback: int | None = None
     if not any(v.status == "active" for v in views):
         canary_versions = {v.version for v in views if v.status == "canary"}
         usable = [r.version for r in rows if r.compile_status != "failed"]
         fallback = next((v for v in usable if v not in canary_versions), usable[0] if usable else None)
-    route: Route | None = choose_version(
-        views,
-        ruleset_key=str(ruleset.id),
-        line_code=data.line_code,
-        shift=data.shift,
-        context=data.context,
-        fallback_version=fallback,
-    )
-    if route is None:
-        return None
-    script_hash = hashes[route.version]
-    if compiled(route.version, script_hash):
-        return ChosenScript(route.version, route.canary, script_hash, None)
-    return ChosenScript(
-        route.version, route.canary, script_hash, await load_script(session, ruleset.id, route.version)
-    )
+    return Routing(ruleset_id, views, {r.version: r.script_hash for r in rows}, fallback)
+
+
+async def choose_script(
+    session: AsyncSession,
+    tenant_id: uuid.UUID,
+    ruleset: Ruleset,
+    data: JudgmentInput,
+    *,
+    compiled: Callable[[int, str], bool] = lambda _version, _hash: False,
+) -> ChosenScript | None:
+    """Route to a deployed version (``load_routing`` then ``Routing.choose``); None if no script exists.
+
+    The script text is fetched only when ``compiled(version, script_hash)`` says the runner lacks it.
+    """
+    chosen = (await load_routing(session, tenant_id, ruleset.id)).choose(data)
+    if chosen is None or compiled(chosen.version, chosen.script_hash):
+        return chosen
+    return dataclasses.replace(chosen, script=await load_script(session, ruleset.id, chosen.version))
 
 
 async def load_script(session: AsyncSession, ruleset_id: uuid.UUID, version: int) -> str | None:
@@ -157,6 +192,16 @@ async def load_script(session: AsyncSession, ruleset_id: uuid.UUID, version: int
     return script
 
 
+class SchemaHolder(Protocol):
+    """A rule set as input validation reads it (a ``Ruleset`` row or a ``RulesetInfo``)."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def metadata_(self) -> Mapping[str, Any] | None: ...
+
+
 class InputSchemas:
     """Validates inputs against a rule set's ``metadata.input_schema`` (JSON Schema), compiled once each."""
 
@@ -165,11 +210,11 @@ class InputSchemas:
         self._cache_size = cache_size
 
     @staticmethod
-    def declares(ruleset: Ruleset) -> bool:
+    def declares(ruleset: SchemaHolder) -> bool:
         """Whether the rule set declares an input schema in its metadata."""
         return isinstance((ruleset.metadata_ or {}).get("input_schema"), Mapping)
 
-    def check(self, ruleset: Ruleset, data: JudgmentInput) -> None:
+    def check(self, ruleset: SchemaHolder, data: JudgmentInput) -> None:
         """``InputError`` naming the first offending field (``input.metrics.defect_rate``)."""
         schema = (ruleset.metadata_ or {}).get("input_schema")
         if not isinstance(schema, Mapping):

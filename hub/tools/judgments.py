@@ -328,6 +328,9 @@ class RulesetToolRouter:
 
     async def refresh(self, tenant_id: uuid.UUID, *, caller: Caller | None = None) -> None:
         """Load the tenant's active rule sets again (after a deploy, rollback or start)."""
+        # Deploys, rollbacks and reloads come this way: what the engine remembers of the tenant's rule
+        # sets and settings goes, so the next judgment reads them anew.
+        self._engine.forget(tenant_id)
         lock = self._locks.setdefault(tenant_id, anyio.Lock())
         async with lock:
             who = caller or Caller.of(

@@ -41,6 +41,8 @@ fn judge_throughput(metrics, context) {
 
 
 async def llm_calls(app: App, judgment_id: str) -> list[LLMCall]:
+    # Read from the table itself, past the engine: what its writer still holds must be stored first.
+    await app.judgments.flush()
     async with app.sessions() as session:
         rows = await session.scalars(
             sa.select(LLMCall)
@@ -219,6 +221,9 @@ async def test_the_openai_compatible_endpoint_answers_when_the_client_cannot_sam
                     .where(Tenant.name == "demo")
                     .values(settings={"llm_config": {"model": model}})
                 )
+            # Settings changed behind the hub's back reach it within STATE_TTL_SECONDS; a reload
+            # (SIGHUP, ``hub config reload``) applies them at once.
+            await app.reload()
 
         async with Client(build_server(app), mode="legacy") as client:
             await deploy_ruleset(client, "defect_rules", DEFECT_RULES)
