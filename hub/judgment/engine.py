@@ -16,6 +16,8 @@ from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+import anyio
+import anyio.abc
 import httpx
 import sqlalchemy as sa
 from sqlalchemy.exc import SQLAlchemyError
@@ -151,12 +153,12 @@ class JudgmentEngine:
         """The writer that stores this engine's judgments."""
         return self._writer
 
-    async def run(self) -> None:
+    async def run(self, *, task_status: anyio.abc.TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
         """Store judgments in the background until ``aclose`` (run it in the composition root's task group).
 
         Without it every judgment is written before ``execute`` returns.
         """
-        await self._writer.run()
+        await self._writer.run(task_status=task_status)
 
     async def flush(self) -> None:
         """Store every judgment accepted so far; ``StoreError`` if the database refuses."""

@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 from typing import Any, cast
 
 import anyio
+import anyio.abc
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -174,9 +175,10 @@ class JudgmentWriter:
         async with self._lock:
             await self._drain(raise_errors=True)
 
-    async def run(self) -> None:
+    async def run(self, *, task_status: anyio.abc.TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
         """Write in the background until ``aclose``; run it in the composition root's task group."""
         self._running = True
+        task_status.started()
         try:
             while not self._closed:
                 delay = self._interval
