@@ -7,6 +7,7 @@ configuration or arguments), never a traceback.
 from __future__ import annotations
 
 import logging
+import os
 import sys
 from collections.abc import Awaitable, Callable
 from enum import StrEnum
@@ -72,10 +73,26 @@ def _settings(config: Path | None = None) -> Settings:
     return settings
 
 
+def _use_uvloop(choice: str) -> bool:
+    if choice not in ("auto", "asyncio", "uvloop"):
+        raise ConfigError(f"HUB_EVENT_LOOP must be auto, asyncio or uvloop, not {choice!r}")
+    if choice == "asyncio":
+        return False
+    try:
+        import uvloop  # noqa: F401
+    except ImportError:
+        if choice == "uvloop":
+            raise ConfigError("HUB_EVENT_LOOP=uvloop, but uvloop is not installed") from None
+        return False
+    return True
+
+
 def _run(fn: Callable[[], Awaitable[T]]) -> T:
     """Run a coroutine, turning hub errors into one line and an exit status."""
     try:
-        return anyio.run(fn)
+        # Read apart from Settings so a bad HUB_* variable still gets its one-line error below.
+        loop = os.environ.get("HUB_EVENT_LOOP", "auto").strip().lower() or "auto"
+        return anyio.run(fn, backend_options={"use_uvloop": _use_uvloop(loop)})
     except ConfigError as exc:
         typer.echo(f"error: {exc}", err=True)
         for problem in exc.problems:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -31,6 +32,9 @@ class Settings(BaseSettings):
     # Upstream defaults; each server may override them in mcp.json.
     call_timeout_seconds: float = 60.0
     connect_timeout_seconds: float = 30.0
+    # Upstreams starting at once: a few at a time keep each within its connect timeout when a hub
+    # with a hundred of them starts on a small machine.
+    connect_concurrency: int = Field(default=8, ge=1)
     breaker_fail_max: int = 5
     breaker_reset_timeout_seconds: float = 30.0
     max_payload_bytes: int = 10 * 1024 * 1024
@@ -46,6 +50,9 @@ class Settings(BaseSettings):
     )
 
     otel: bool = Field(default=False, description="wrap each MCP request in an OpenTelemetry span")
+    event_loop: Literal["auto", "asyncio", "uvloop"] = Field(
+        default="auto", description="asyncio event loop; auto takes uvloop when it is installed"
+    )
 
     # Periodic health checks of upstreams and connectors.
     health_interval_seconds: float = 60.0

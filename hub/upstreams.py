@@ -164,6 +164,7 @@ class UpstreamRegistry:
         self._app = app
         self._live: dict[tuple[uuid.UUID, str], LiveServer] = {}
         self._catalog: dict[uuid.UUID, dict[str, UpstreamTool]] = {}
+        self._connect_gate = anyio.Semaphore(app.settings.connect_concurrency)
         self._tg: anyio.abc.TaskGroup | None = None
         self.listeners: list[ChangeListener] = []
         self._sync_lock = anyio.Lock()
@@ -319,6 +320,7 @@ class UpstreamRegistry:
         upstream = Upstream.from_spec(
             spec_of(record.name, record.entry, self._app.settings),
             on_change=lambda snap, rec=record: self._on_change(rec, snap),
+            connect_gate=self._connect_gate,
         )
         # One limiter for every live server's health checks: found on the others, made by the first.
         limiter = next(

@@ -100,8 +100,11 @@ class Upstream:
         backoff_initial: float = 0.25,
         backoff_max: float = 30.0,
         sleep: Callable[[float], Awaitable[None]] = anyio.sleep,
+        connect_gate: anyio.Semaphore | None = None,
     ) -> None:
         self.name = name
+        # Shared by the upstreams of one hub: how many may be starting and handshaking at once.
+        self._connect_gate = connect_gate
         self._connect = connect
         self._status = status or LinkStatus()
         self._mode: Mode = mode
@@ -491,11 +494,31 @@ class Upstream:
             tg.start_soon(nap)
             tg.start_soon(woken)
 
+    async def _pass_gate(self, stack: AsyncExitStack) -> Callable[[], None]:
+        """Wait for a place at the connect gate; the returned callable gives it back (once)."""
+        gate = self._connect_gate
+        if gate is None:
+            return lambda: None
+        await gate.acquire()
+        held = [True]
+
+        def release() -> None:
+            if held[0]:
+                held[0] = False
+                gate.release()
+
+        stack.callback(release)
+        return release
+
     async def _serve_one_link(self) -> None:
         self._connecting = True
         self._wake = anyio.Event()
         self._dirty = set()
         async with AsyncExitStack() as stack:
+            # A hundred upstreams started at once on a small machine would each take so long to start
+            # that all miss their connect deadline; the gate lets a few start at a time, and the
+            # deadline runs from when this one may start.
+            ungate = await self._pass_gate(stack)
             # One deadline for opening the transport and the handshake, lifted once connected; a plain
             # fail_after could not enclose a transport that stays open past it.
             deadline = stack.enter_context(
@@ -523,6 +546,7 @@ class Upstream:
                 await session.initialize()
             link = _Link(session, opened_at=anyio.current_time())
             await self._discover(link, ALL_KINDS, fresh=True)
+            ungate()
             deadline.deadline = math.inf
             if deadline.cancel_called:
                 raise TimeoutError("connect timed out")
