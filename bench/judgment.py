@@ -7,7 +7,10 @@ In one run, on one stdio connection to one hub process (SQLite in a temporary di
   cache entry are written) — target: at most 2 ms slower than the baseline at the median;
 * a cache hit (the same input again; the hit writes its own judgment row) — target: at most 1 ms slower;
 * 1,000 distinct judgments in a row, with the hub process's RSS before and after (and after a second
-  1,000, so start-up growth of caches can be told from a leak).
+  1,000, so start-up growth of caches can be told from a leak);
+* once the hub has exited, its database is read: one ``judgment_executions`` row per judgment and the
+  cache hits counted on the hot entry. The hub stores judgments in batches off the caller's path, so
+  this checks that the writes the timings leave out of the caller's wait did happen.
 
 Baseline and judgment calls alternate, so drift of the machine affects both alike.
 Usage: ``.venv/bin/python bench/judgment.py [--n 500] [--distinct 1000]``. Prints figures; asserts nothing.
@@ -16,7 +19,9 @@ Usage: ``.venv/bin/python bench/judgment.py [--n 500] [--distinct 1000]``. Print
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
+import sqlite3
 import statistics
 import subprocess
 import sys
@@ -113,10 +118,23 @@ def line(label: str, values: list[float], baseline: list[float] | None = None) -
 
 async def run(n: int, distinct: int) -> None:
     with tempfile.TemporaryDirectory(prefix="bench-judgment-") as tmp:
-        await measure(Path(tmp), n, distinct)
+        judged, hits = await measure(Path(tmp), n, distinct)
+        check_records(Path(tmp), judged, hits)
 
 
-async def measure(data: Path, n: int, distinct: int) -> None:
+def check_records(data: Path, judged: int, hits: int) -> None:
+    """What the hub stored, read from its SQLite file after it exited."""
+    with contextlib.closing(sqlite3.connect(data / "hub.sqlite3")) as db:
+        rows = db.execute("SELECT count(*) FROM judgment_executions").fetchone()[0]
+        cached = db.execute("SELECT count(*) FROM judgment_executions WHERE cache_hit").fetchone()[0]
+        counted = db.execute("SELECT max(hit_count) FROM judgment_cache").fetchone()[0]
+    print("records, read after the hub exited:")
+    print(f"  judgment_executions rows   {rows} of {judged} judgments ({cached} cache hits of {hits})")
+    print(f"  hit_count of the hot entry {counted} of {hits}")
+
+
+async def measure(data: Path, n: int, distinct: int) -> tuple[int, int]:
+    """Run the benchmark; how many judgments were made, and how many of them hit the hot entry."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("HUB_")}
     env.update(HUB_DATA_DIR=str(data), HUB_CONFIG_FILE=str(data / "mcp.json"))
     subprocess.run([HUB, "db", "upgrade"], env=env, check=True, capture_output=True)
@@ -173,6 +191,8 @@ async def measure(data: Path, n: int, distinct: int) -> None:
             print(
                 f"  growth: round 1 {rounds[0][0] - before:+.1f} MiB, round 2 {rounds[1][0] - rounds[0][0]:+.1f} MiB"
             )
+    # The first judgment, the warm-up's, the hot entry's first, the measured ones and the rounds.
+    return 1 + seq + 1 + n, n
 
 
 def main() -> None:
