@@ -174,7 +174,8 @@ class LightCaller:
         body = reply.content
         if reply.headers.get("content-type", "").startswith("text/event-stream"):
             for line in body.splitlines():
-                if line.startswith(b"data:"):
+                # A priming event (resumable streams) carries an empty data field.
+                if line.startswith(b"data:") and line[5:].strip():
                     found = orjson.loads(line[5:])
                     if found.get("id") == message["id"]:
                         return cast("dict[str, Any]", found)

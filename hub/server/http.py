@@ -22,6 +22,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from hub import __version__
 from hub.app import App
 from hub.errors import AuthError, ConfigError, HubError
+from hub.server.listing import CURRENT_CALLER
 from hub.server.mcp import CALLER_SCOPE_KEY
 from hub.server.websocket import websocket_endpoint
 
@@ -63,7 +64,11 @@ class BearerAuth:
             await _deny(scope, receive, send, exc)
             return
         scope.setdefault("state", {})[CALLER_SCOPE_KEY] = caller
-        await self._inner(scope, receive, send)
+        token = CURRENT_CALLER.set(caller)
+        try:
+            await self._inner(scope, receive, send)
+        finally:
+            CURRENT_CALLER.reset(token)
 
 
 def _bearer(scope: Scope) -> str:

@@ -14,7 +14,7 @@ reused while it lives; comparing 5,000 references costs well under a millisecond
 from __future__ import annotations
 
 import uuid
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
@@ -22,9 +22,15 @@ from typing import Any
 from mcp.server.context import CallNext, HandlerResult, ServerRequestContext
 from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 
+from hub.dispatch import Dispatcher, RoutedTool
 from hub.identity import Caller
+from hub.tools.base import ToolSpec
 
-__all__ = ["ToolListCache", "listed_now"]
+__all__ = ["CURRENT_CALLER", "ToolListCache", "input_schema_lookup", "listed_now"]
+
+# The caller of the HTTP request being served, set by the HTTP face's authentication: the SDK asks
+# for a tool's input schema before any handler runs, with nothing but the tool's name.
+CURRENT_CALLER: ContextVar[Caller | None] = ContextVar("hub_current_caller", default=None)
 
 # Set by the middleware for the handler it calls, so a miss lists the tools once, not twice.
 _LISTED: ContextVar[list[object] | None] = ContextVar("hub_listed_tools", default=None)
@@ -97,3 +103,27 @@ class ToolListCache:
         if ctx.protocol_version not in MODERN_PROTOCOL_VERSIONS and ctx.session.client_params is None:
             return False
         return not ctx.params or set(ctx.params) <= {"_meta"}
+
+
+def input_schema_lookup(dispatcher: Dispatcher) -> Callable[[str], Mapping[str, Any] | None]:
+    """The input schema of a tool the current caller may call, for the SDK's ``Mcp-Param`` checks.
+
+    Without it the SDK lists every tool on each 2026-07-28 ``tools/call`` that carries arguments
+    to find one schema; with thousands of upstream tools that is most of the call's cost.
+    """
+
+    def lookup(name: str) -> Mapping[str, Any] | None:
+        caller = CURRENT_CALLER.get()
+        if caller is None:
+            return None
+        found: RoutedTool | ToolSpec | None = next((s for s in dispatcher.own_tools if s.name == name), None)
+        for router in dispatcher.routers:
+            if found is not None:
+                break
+            found = router.resolve(caller, name)
+        if found is not None and caller.can(found.permission):
+            return found.input_schema
+        # Unknown or not the caller's: the call itself answers with the precise error.
+        return None
+
+    return lookup

@@ -25,7 +25,7 @@ from hub.dispatch import CallOutcome
 from hub.errors import AuthError, HubError, NotFound, PermissionDenied
 from hub.identity import Caller
 from hub.proxy import Forwarder
-from hub.server.listing import ToolListCache, listed_now
+from hub.server.listing import ToolListCache, input_schema_lookup, listed_now
 from hub.tools.base import SampledText, SampleFn, ToolSpec
 from hub.tools.judgments import deferred_sampler
 from hub.upstreams import hop_meta
@@ -420,6 +420,7 @@ def build_server(app: App) -> Server[Any]:
             lambda caller, ctx: notifier.track(caller.tenant_id, ctx),
         )
     )
+    server.get_tool_input_schema = input_schema_lookup(app.dispatcher)
     # Callers are told when the tool list changes (upstreams come and go, rule sets deploy).
     server.create_initialization_options = functools.partial(  # type: ignore[method-assign]
         server.create_initialization_options,

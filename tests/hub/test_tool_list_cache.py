@@ -15,7 +15,8 @@ from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 
 from hub.app import open_app
-from hub.server.listing import ToolListCache
+from hub.identity import Caller
+from hub.server.listing import CURRENT_CALLER, ToolListCache
 from hub.server.mcp import build_server
 from hub.settings import Settings
 from tests.hub.support import http_hub, hub_env, make_key, run_hub
@@ -24,6 +25,7 @@ from tests.proxy.support import ECHO_SERVER
 pytestmark = pytest.mark.anyio
 
 ERAS = ["legacy", "auto"]
+FIXTURE = Path(__file__).resolve().parents[1] / "servers" / "everything_server.py"
 
 
 @asynccontextmanager
@@ -101,3 +103,88 @@ async def test_each_caller_gets_its_own_list_and_registrations_show_at_once(
                     await anyio.sleep(0.05)
             assert not (await admin.call_tool("mcp_remove_server", {"name": "e2"})).is_error
             assert "ee__echo" not in await names(admin)
+
+
+async def test_mcp_param_headers_of_a_proxied_tool_are_checked_against_its_schema(tmp_path: Path) -> None:
+    # A 2026-07-28 call carrying arguments makes the SDK ask for the tool's input schema; the hub
+    # answers from its catalog for the authenticated caller (not by listing every tool).
+    env = hub_env(tmp_path)
+    config = {
+        "mcpServers": {"ev": {"command": sys.executable, "args": [str(FIXTURE), "--transport", "stdio"]}}
+    }
+    (tmp_path / "mcp.json").write_text(json.dumps(config))
+    assert run_hub("db", "upgrade", env=env).returncode == 0
+    key = make_key(env)
+    meta = {
+        "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+        "io.modelcontextprotocol/clientInfo": {"name": "t", "version": "0"},
+        "io.modelcontextprotocol/clientCapabilities": {},
+    }
+    with http_hub(env) as url:
+        async with http_client(url, key, "auto") as client:
+            with anyio.fail_after(30):
+                while "ev__test_x_mcp_header" not in await names(client):
+                    await anyio.sleep(0.05)
+
+        async def call(region_header: str) -> httpx2.Response:
+            body = {
+                "jsonrpc": "2.0",
+                "id": 1,
+                "method": "tools/call",
+                "params": {"name": "ev__test_x_mcp_header", "arguments": {"region": "eu"}, "_meta": meta},
+            }
+            headers = {
+                "Authorization": f"Bearer {key}",
+                "accept": "application/json, text/event-stream",
+                "mcp-protocol-version": "2026-07-28",
+                "mcp-method": "tools/call",
+                "mcp-name": "ev__test_x_mcp_header",
+                "mcp-param-region": region_header,
+            }
+            async with httpx2.AsyncClient(timeout=30) as http:
+                return await http.post(f"{url}/mcp", json=body, headers=headers)
+
+        agreed = await call("eu")
+        assert agreed.status_code == 200, agreed.text
+        assert "eu" in agreed.text
+        mismatch = await call("us")
+        assert mismatch.status_code == 400, mismatch.text
+
+
+async def test_the_schema_lookup_answers_for_the_current_caller_only(tmp_path: Path) -> None:
+    (tmp_path / "mcp.json").write_text(
+        json.dumps({"mcpServers": {"echo": {"command": sys.executable, "args": [str(ECHO_SERVER)]}}})
+    )
+    settings = Settings(data_dir=tmp_path, config_file=tmp_path / "mcp.json")
+    async with open_app(settings) as app:
+        server = build_server(app)
+        lookup = server.get_tool_input_schema
+        assert lookup is not None
+        admin = await app.local_caller()
+        viewer = Caller.of(
+            tenant_id=admin.tenant_id,
+            tenant_name=admin.tenant_name,
+            user_id=None,
+            username="v",
+            role="viewer",
+        )
+        async with Client(server, mode="legacy") as client:
+            with anyio.fail_after(30):
+                while "echo__echo" not in await names(client):
+                    await anyio.sleep(0.05)
+        assert lookup("echo__echo") is None  # no request, no caller: nothing to check against
+        token = CURRENT_CALLER.set(admin)
+        try:
+            schema = lookup("echo__echo")
+            assert schema is not None
+            assert "text" in schema["properties"]
+            assert lookup("mcp_register_server") is not None
+            assert lookup("no_such_tool") is None
+        finally:
+            CURRENT_CALLER.reset(token)
+        token = CURRENT_CALLER.set(viewer)
+        try:
+            assert lookup("mcp_register_server") is None  # not the viewer's to call
+            assert lookup("echo__echo") is None
+        finally:
+            CURRENT_CALLER.reset(token)
