@@ -116,6 +116,10 @@ class UpstreamTool:
             progress = forward
 
         meta = hop_meta(ctx.meta)
+        caller = forwarder if isinstance(forwarder, Forwarder) else None
+        # A 2026-era caller takes the upstream's questions as an InputRequiredResult and answers on its
+        # retry, which brings them back here; any other caller is asked through its forwarder mid-call.
+        takes_questions = caller is not None and caller.modern
 
         async def request() -> types.CallToolResult | types.InputRequiredResult:
             return await upstream.call_tool(
@@ -124,7 +128,10 @@ class UpstreamTool:
                 meta=meta or None,
                 progress_callback=progress,
                 timeout_seconds=timeout,
-                forwarder=forwarder if isinstance(forwarder, Forwarder) else None,
+                forwarder=caller,
+                input_responses=caller.input_responses if caller is not None else None,
+                request_state=caller.request_state if caller is not None else None,
+                resolve_input_required=not takes_questions,
             )
 
         guard = self.live.guard

@@ -106,7 +106,27 @@ class CallRegistry:
         return await call.forwarder.roots()
 
     async def log(self, params: types.LoggingMessageNotificationParams) -> None:
-        """Pass a log message to the call it belongs to, if one can be told."""
+        """Pass a log message to the call it belongs to, or to every caller it may belong to.
+
+        A log message is a notification: on stdio, SSE and websocket nothing on the wire ties it to a
+        request, and calls from several connections overlap. At 2025-11-25 a server's log stream belongs
+        to the client's whole session, not to one request, so a message that cannot be tied to one call
+        goes to each handshake-era caller in flight, provided they are all the same principal (one
+        ``audience``): no one is shown log lines another user's call may have caused. A 2026-era caller
+        takes only logs of its own request, so it gets one only when the match is exact.
+        """
         call = self.owner_of(lambda f: f.log is not None)
         if call is not None and call.forwarder is not None and call.forwarder.log is not None:
             await call.forwarder.log(params)
+            return
+        takers: dict[int, Forwarder] = {}
+        for each in list(self._calls):
+            forwarder = each.forwarder
+            if forwarder is not None and forwarder.log is not None and not forwarder.modern:
+                takers.setdefault(id(forwarder.owner), forwarder)  # one copy per connection
+        audiences = {forwarder.audience for forwarder in takers.values()}
+        if len(audiences) != 1 or "" in audiences:
+            return
+        for forwarder in takers.values():
+            assert forwarder.log is not None
+            await forwarder.log(params)

@@ -14,6 +14,7 @@ from websockets.exceptions import WebSocketException
 
 from hub.errors import (
     HubError,
+    InputError,
     UpstreamError,
     UpstreamProtocolError,
     UpstreamTimeout,
@@ -21,7 +22,7 @@ from hub.errors import (
 )
 from hub.proxy.transport import LinkStatus
 
-__all__ = ["UpstreamRPCError", "map_errors", "translate"]
+__all__ = ["RequestStateError", "UpstreamRPCError", "map_errors", "translate"]
 
 
 class UpstreamRPCError(UpstreamProtocolError):
@@ -30,6 +31,14 @@ class UpstreamRPCError(UpstreamProtocolError):
     def __init__(self, message: str, *, error: types.ErrorData, where: str | None = None) -> None:
         super().__init__(message, where=where)
         self.error = error
+
+
+class RequestStateError(InputError):
+    """A caller's ``request_state`` cannot be honoured: forged, altered, expired, someone else's, or its call is gone.
+
+    An ``InputError`` (-32602, the code the spec gives integrity failures), raised as a JSON-RPC error at the
+    server face rather than as a tool's own failure: the request itself is wrong, not the tool.
+    """
 
 
 def translate(exc: BaseException, *, where: str, status: LinkStatus | None = None) -> HubError | None:

@@ -38,8 +38,13 @@ class Forwarder:
     """How one caller answers what an upstream asks during that caller's calls.
 
     ``owner`` identifies the calling client's session: requests that cannot be tied to one call are still
-    routed when every call in flight belongs to the same owner. A missing callable means the caller lacks
-    that capability, and the upstream's request is refused.
+    routed when every call in flight belongs to the same owner. A missing callable means the caller cannot
+    be sent that request mid-call, and the upstream's request is refused.
+
+    A 2026-era caller (``modern``) is never sent requests mid-call: the upstream's questions go back to it
+    in an ``InputRequiredResult`` and its answers arrive on the retry (``input_responses`` with the
+    ``request_state`` the hub issued). ``capabilities`` is what the caller declared, which a 2026-era
+    upstream is shown instead of the hub's own so it asks only what the caller can answer.
     """
 
     owner: object
@@ -47,6 +52,14 @@ class Forwarder:
     elicitation: ElicitationForward | None = None
     roots: RootsForward | None = None
     log: LogForward | None = None
+    modern: bool = False
+    audience: str = ""
+    """Whom a ``request_state`` issued during this call is bound to; anyone else presenting it is refused."""
+    capabilities: types.ClientCapabilities | None = None
+    log_level: types.LoggingLevel | None = None
+    """The least severe log level the caller takes (None: no logs), declared to a 2026-era upstream."""
+    input_responses: types.InputResponses | None = None
+    request_state: str | None = None
 
     async def answer(self, request: types.InputRequest) -> types.InputResponse | types.ErrorData:
         """Answer one server-to-client request, or refuse it when the caller cannot."""
@@ -59,6 +72,48 @@ class Forwarder:
                 return await self.roots()
             case _:
                 return refusal(request.method, attributed=True)
+
+    def declared(self) -> types.ClientCapabilities:
+        """The capabilities to declare upstream for this caller: what it declared and the hub can carry.
+
+        A handshake-era caller can answer only what the hub can send it mid-call (a callable is set); a
+        2026-era caller answers through ``InputRequiredResult``, so its own declaration is the whole story.
+        Extensions and experimental capabilities are left out: the hub does not know how to relay them.
+        """
+        caps = self.capabilities
+
+        def keep(callable_set: bool, declared: T | None, default: T) -> T | None:
+            if not self.modern and not callable_set:
+                return None
+            if caps is None:
+                # No declaration to go by (a direct user of the proxy): a set callable is the declaration.
+                return default if callable_set else None
+            return declared
+
+        return types.ClientCapabilities(
+            sampling=keep(
+                self.sampling is not None, caps.sampling if caps else None, types.SamplingCapability()
+            ),
+            elicitation=keep(
+                self.elicitation is not None,
+                caps.elicitation if caps else None,
+                types.ElicitationCapability(form=types.FormElicitationCapability()),
+            ),
+            roots=keep(self.roots is not None, caps.roots if caps else None, types.RootsCapability()),
+        )
+
+    def can_answer(self, method: str) -> bool:
+        """Whether the caller can answer a server-to-client request of ``method`` at all."""
+        declared = self.declared()
+        match method:
+            case "sampling/createMessage":
+                return declared.sampling is not None
+            case "elicitation/create":
+                return declared.elicitation is not None
+            case "roots/list":
+                return declared.roots is not None
+            case _:
+                return False
 
 
 def refusal(method: str, *, attributed: bool) -> types.ErrorData:

@@ -1,17 +1,26 @@
-"""A read stream that tells its upstream, in wire order, about garbage and about the end of the link."""
+"""The two ends of an upstream link the session does not cover itself.
+
+``WatchedReadStream`` tells its upstream, in wire order, about garbage and about the end of the link.
+``DeclaringWriteStream`` makes each 2026-era request declare the capabilities and log level of the caller
+it is sent for, not the hub's own.
+"""
 
 from __future__ import annotations
 
 import contextvars
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from types import TracebackType
-from typing import Self
+from typing import Any, Self
 
 import anyio
-from mcp.client._transport import ReadStream
+import mcp_types as types
+from mcp.client._transport import ReadStream, WriteStream
 from mcp.shared.message import SessionMessage
+from mcp_types import CLIENT_CAPABILITIES_META_KEY, LOG_LEVEL_META_KEY
 
-__all__ = ["WatchedReadStream"]
+__all__ = ["Declaration", "DeclaringWriteStream", "WatchedReadStream", "declaring"]
 
 Item = SessionMessage | Exception
 
@@ -80,3 +89,81 @@ class WatchedReadStream:
     ) -> bool | None:
         await self.aclose()
         return None
+
+
+@dataclass(frozen=True, slots=True)
+class Declaration:
+    """What one 2026-era request declares about the client it is sent for."""
+
+    capabilities: types.ClientCapabilities
+    log_level: types.LoggingLevel | None = None
+
+
+# Set around a request sent on a caller's behalf; the write stream reads it in the sending task.
+_declaration: contextvars.ContextVar[Declaration | None] = contextvars.ContextVar(
+    "hub_proxy_declaration", default=None
+)
+
+
+@contextmanager
+def declaring(declaration: Declaration | None) -> Iterator[None]:
+    """Requests sent from this task within the block declare ``declaration`` (at 2026-07-28)."""
+    token = _declaration.set(declaration)
+    try:
+        yield
+    finally:
+        _declaration.reset(token)
+
+
+class DeclaringWriteStream:
+    """Passes messages to a transport's write stream, re-declaring the client on 2026-era requests.
+
+    The SDK stamps its session's own capability ad on every 2026-era request and offers no per-request
+    override. A proxy must not declare what its caller cannot do: an upstream would ask the hub for an
+    elicitation nobody can answer instead of refusing with -32021, or skip one the caller could answer.
+    So requests sent while a ``Declaration`` is set carry the caller's capabilities, and its log level
+    (2026-07-28 sends logs only to a request that asks for them). Handshake-era requests carry no
+    per-request envelope and pass untouched: their capabilities were declared once, at ``initialize``.
+    """
+
+    def __init__(self, inner: WriteStream[SessionMessage]) -> None:
+        self._inner = inner
+
+    async def send(self, item: SessionMessage, /) -> None:
+        """Send ``item``, re-declared if it is a 2026-era request sent for a caller."""
+        declaration = _declaration.get()
+        if declaration is not None:
+            item = _redeclared(item, declaration)
+        await self._inner.send(item)
+
+    async def aclose(self) -> None:
+        """Close the underlying stream."""
+        await self._inner.aclose()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> bool | None:
+        await self.aclose()
+        return None
+
+
+def _redeclared(item: SessionMessage, declaration: Declaration) -> SessionMessage:
+    message = item.message
+    if not isinstance(message, types.JSONRPCRequest) or not message.params:
+        return item
+    meta = message.params.get("_meta")
+    if not isinstance(meta, dict) or CLIENT_CAPABILITIES_META_KEY not in meta:
+        return item  # no 2026-era envelope: nothing is declared per request
+    new_meta: dict[str, Any] = dict(meta)
+    new_meta[CLIENT_CAPABILITIES_META_KEY] = declaration.capabilities.model_dump(
+        by_alias=True, mode="json", exclude_none=True
+    )
+    if declaration.log_level is not None:
+        new_meta[LOG_LEVEL_META_KEY] = declaration.log_level
+    else:
+        new_meta.pop(LOG_LEVEL_META_KEY, None)
+    params = {**message.params, "_meta": new_meta}
+    return SessionMessage(message.model_copy(update={"params": params}), item.metadata)

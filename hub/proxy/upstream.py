@@ -4,14 +4,27 @@
 immutable ``Snapshot`` on connect and on every ``list_changed``, and forwards requests with everything
 that rides along: progress, cancellation, logging, and the server's own requests (sampling, elicitation,
 roots) raised during a call, which go back to that call's ``Forwarder`` (matched in ``calls.py``).
+
+Callers of both protocol eras share the one session, whatever era it speaks. Where the eras differ in
+how a server asks its caller something, the upstream bridges them:
+
+| link, caller | 2025-11-25 (takes pushed requests) | 2026-07-28 (takes ``InputRequiredResult``) |
+|---|---|---|
+| handshake era | pushes routed to the caller (``calls.py``) | the call is parked (``parking.py``) |
+| 2026-07-28 | the hub answers the result through the caller | relayed, its ``request_state`` sealed |
+
+Every ``request_state`` a caller receives is sealed for that caller (``state.py``); on a 2026-era link each
+request declares the caller's capabilities and log level rather than the hub's (``link.py``).
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 import math
 import random
-from collections.abc import Awaitable, Callable, Set
+from collections.abc import Awaitable, Callable, Mapping, Set
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from types import TracebackType
@@ -32,16 +45,19 @@ from mcp.shared.subscriptions import (
     ResourceUpdated,
     ToolsListChanged,
 )
+from mcp_types import SERVER_INFO_META_KEY
 from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 from pydantic import BaseModel, TypeAdapter
 
 from hub.errors import HubError, UpstreamProtocolError, UpstreamUnavailable
 from hub.proxy.calls import CallRegistry
-from hub.proxy.errors import map_errors, translate
+from hub.proxy.errors import RequestStateError, map_errors, translate
 from hub.proxy.forwarder import Forwarder, LogForward, outbound_meta
 from hub.proxy.forwarder import resolve_input_required as resolve_input
-from hub.proxy.link import WatchedReadStream
+from hub.proxy.link import Declaration, DeclaringWriteStream, WatchedReadStream, declaring
+from hub.proxy.parking import ParkedCall, ParkingLot
 from hub.proxy.snapshot import ALL_KINDS, Snapshot, discover
+from hub.proxy.state import StateSeal
 from hub.proxy.transport import Connect, LinkStatus, UpstreamSpec, connect_for
 
 __all__ = ["Forwarder", "LogForward", "Mode", "Upstream"]
@@ -50,7 +66,7 @@ logger = logging.getLogger(__name__)
 
 Mode = Literal["legacy", "auto"]
 R = TypeVar("R", bound=BaseModel)
-T = TypeVar("T")
+M = TypeVar("M", bound=BaseModel)
 
 _CALL_RESULT: TypeAdapter[types.CallToolResult | types.InputRequiredResult] = TypeAdapter(
     types.CallToolResult | types.InputRequiredResult
@@ -61,6 +77,10 @@ _PROMPT_RESULT: TypeAdapter[types.GetPromptResult | types.InputRequiredResult] =
 _READ_RESULT: TypeAdapter[types.ReadResourceResult | types.InputRequiredResult] = TypeAdapter(
     types.ReadResourceResult | types.InputRequiredResult
 )
+# Severity order of log levels, least severe first (the order of the spec's LoggingLevel).
+_LOG_LEVELS: tuple[types.LoggingLevel, ...] = (
+    "debug", "info", "notice", "warning", "error", "critical", "alert", "emergency",
+)  # fmt: skip
 
 # A link that stayed up this long was healthy; the next failure starts the backoff from the bottom again.
 _STABLE_AFTER = 10.0
@@ -75,6 +95,13 @@ class _Link:
     session: ClientSession
     opened_at: float
     closed: bool = False
+    # 2026-07-28: the task group of the link's listen streams, and one stream per subscribed resource.
+    listeners: anyio.abc.TaskGroup | None = None
+    watched: dict[str, anyio.CancelScope] | None = None
+
+    @property
+    def modern(self) -> bool:
+        return self.session.protocol_version in MODERN_PROTOCOL_VERSIONS
 
 
 class Upstream:
@@ -100,6 +127,9 @@ class Upstream:
         backoff_initial: float = 0.25,
         backoff_max: float = 30.0,
         sleep: Callable[[float], Awaitable[None]] = anyio.sleep,
+        park_ttl: float = 300.0,
+        park_limit: int = 256,
+        state_seal: StateSeal | None = None,
         connect_gate: anyio.Semaphore | None = None,
     ) -> None:
         self.name = name
@@ -132,6 +162,11 @@ class Upstream:
         self._retry_now = anyio.Event()
         self._task_group: anyio.abc.TaskGroup | None = None
         self._stopped = anyio.Event()
+        # Calls held open for 2026-era callers of a handshake-era link, and the seal of their states.
+        self._parking = ParkingLot(ttl=park_ttl, limit=park_limit)
+        self._seal = state_seal or StateSeal()
+        # The most verbose log level any caller asked for; the shared session is set to it.
+        self._log_floor: types.LoggingLevel | None = None
 
     @classmethod
     def from_spec(cls, spec: UpstreamSpec, **options: Any) -> Upstream:
@@ -239,14 +274,19 @@ class Upstream:
     ) -> types.CallToolResult | types.InputRequiredResult:
         """Call ``name`` upstream; a tool's own failure comes back as ``isError``, the link's as ``UpstreamError``.
 
-        A 2026-era upstream may answer ``InputRequiredResult``: returned as is for a 2026-era caller to
-        fulfil, or, with ``resolve_input_required``, fulfilled here through ``forwarder`` and retried
-        (what a handshake-era caller needs).
+        When the upstream needs input from the caller, what the caller gets depends on both eras (see the
+        module's table). With ``resolve_input_required`` the caller cannot take an ``InputRequiredResult``
+        (a handshake-era caller): the hub fulfils it through ``forwarder`` and returns the final result.
+        Otherwise a ``forwarder`` marked ``modern`` gets the questions as an ``InputRequiredResult`` on
+        either link, and answers them by calling again with ``input_responses`` and the sealed
+        ``request_state`` it was given.
+
+        Raises:
+            RequestStateError: ``request_state`` is not one issued to this caller for this call, or its
+                call is gone.
         """
 
-        async def send(
-            responses: types.InputResponses | None, state: str | None
-        ) -> types.CallToolResult | types.InputRequiredResult:
+        def build(responses: types.InputResponses | None, state: str | None) -> types.ClientRequest:
             params = types.CallToolRequestParams(
                 name=name,
                 arguments=arguments,
@@ -254,20 +294,21 @@ class Upstream:
                 request_state=state,
                 _meta=outbound_meta(meta),
             )
-            return await self._request(
-                types.CallToolRequest(params=params),
-                _CALL_RESULT,
-                tool=name,
-                timeout_seconds=timeout_seconds,
-                progress_callback=progress_callback,
-                forwarder=forwarder,
-            )
+            return types.CallToolRequest(params=params)
 
-        result = await send(input_responses, request_state)
-        if resolve_input_required and isinstance(result, types.InputRequiredResult):
-            with map_errors(upstream=self.name, tool=name, status=self._status):
-                return await resolve_input(result, send, forwarder, where=f"{self.name}/{name}")
-        return result
+        return await self._interactive(
+            build,
+            _CALL_RESULT,
+            target=f"tools/call {name}",
+            digest=_digest(arguments),
+            tool=name,
+            timeout_seconds=timeout_seconds,
+            progress_callback=progress_callback,
+            forwarder=forwarder,
+            input_responses=input_responses,
+            request_state=request_state,
+            resolve=resolve_input_required,
+        )
 
     async def read_resource(
         self,
@@ -278,17 +319,27 @@ class Upstream:
         forwarder: Forwarder | None = None,
         input_responses: types.InputResponses | None = None,
         request_state: str | None = None,
+        resolve_input_required: bool = False,
     ) -> types.ReadResourceResult | types.InputRequiredResult:
-        """Read ``uri`` upstream."""
-        params = types.ReadResourceRequestParams(
-            uri=uri, input_responses=input_responses, request_state=request_state, _meta=outbound_meta(meta)
-        )
-        return await self._request(
-            types.ReadResourceRequest(params=params),
+        """Read ``uri`` upstream; input the upstream asks for is handled as by ``call_tool``."""
+
+        def build(responses: types.InputResponses | None, state: str | None) -> types.ClientRequest:
+            params = types.ReadResourceRequestParams(
+                uri=uri, input_responses=responses, request_state=state, _meta=outbound_meta(meta)
+            )
+            return types.ReadResourceRequest(params=params)
+
+        return await self._interactive(
+            build,
             _READ_RESULT,
+            target=f"resources/read {uri}",
+            digest="",
             tool=uri,
             timeout_seconds=timeout_seconds,
             forwarder=forwarder,
+            input_responses=input_responses,
+            request_state=request_state,
+            resolve=resolve_input_required,
         )
 
     async def get_prompt(
@@ -301,21 +352,31 @@ class Upstream:
         forwarder: Forwarder | None = None,
         input_responses: types.InputResponses | None = None,
         request_state: str | None = None,
+        resolve_input_required: bool = False,
     ) -> types.GetPromptResult | types.InputRequiredResult:
-        """Get prompt ``name`` upstream."""
-        params = types.GetPromptRequestParams(
-            name=name,
-            arguments=arguments,
-            input_responses=input_responses,
-            request_state=request_state,
-            _meta=outbound_meta(meta),
-        )
-        return await self._request(
-            types.GetPromptRequest(params=params),
+        """Get prompt ``name`` upstream; input the upstream asks for is handled as by ``call_tool``."""
+
+        def build(responses: types.InputResponses | None, state: str | None) -> types.ClientRequest:
+            params = types.GetPromptRequestParams(
+                name=name,
+                arguments=arguments,
+                input_responses=responses,
+                request_state=state,
+                _meta=outbound_meta(meta),
+            )
+            return types.GetPromptRequest(params=params)
+
+        return await self._interactive(
+            build,
             _PROMPT_RESULT,
+            target=f"prompts/get {name}",
+            digest=_digest(arguments),
             tool=name,
             timeout_seconds=timeout_seconds,
             forwarder=forwarder,
+            input_responses=input_responses,
+            request_state=request_state,
+            resolve=resolve_input_required,
         )
 
     async def complete(
@@ -333,7 +394,12 @@ class Upstream:
         )
 
     async def subscribe(self, uri: str, *, timeout_seconds: float | None = None) -> None:
-        """Ask for ``notifications/resources/updated`` about ``uri`` (handshake-era servers)."""
+        """Ask for updates about ``uri``: ``resources/subscribe`` on a handshake-era link, a listen stream
+        naming it on a 2026-era one (where ``resources/subscribe`` no longer exists)."""
+        link = await self._require_link()
+        if link.modern:
+            await self._watch(link, uri, timeout_seconds)
+            return
         params = types.SubscribeRequestParams(uri=uri)
         await self._request(
             types.SubscribeRequest(params=params),
@@ -344,6 +410,12 @@ class Upstream:
 
     async def unsubscribe(self, uri: str, *, timeout_seconds: float | None = None) -> None:
         """Stop updates about ``uri``."""
+        link = await self._require_link()
+        if link.modern:
+            scope = (link.watched or {}).pop(uri, None)
+            if scope is not None:
+                scope.cancel()
+            return
         params = types.UnsubscribeRequestParams(uri=uri)
         await self._request(
             types.UnsubscribeRequest(params=params),
@@ -355,11 +427,62 @@ class Upstream:
     async def set_logging_level(
         self, level: types.LoggingLevel, *, timeout_seconds: float | None = None
     ) -> None:
-        """Set the level of log messages the upstream sends (handshake-era servers)."""
-        params = types.SetLevelRequestParams(level=level)
-        await self._request(
-            types.SetLevelRequest(params=params), types.EmptyResult, timeout_seconds=timeout_seconds
-        )
+        """Make sure log messages at ``level`` and above are sent; callers filter their own share.
+
+        The upstream's session is shared, so it is set to the most verbose level any caller has asked
+        for (and set again on every reconnect): one caller asking for errors only must not silence
+        another's info messages. A 2026-era link has no ``logging/setLevel``; each request there
+        declares its caller's level itself. An upstream that offers no logging is not asked.
+        """
+        if level not in _LOG_LEVELS:
+            raise ValueError(f"unknown log level {level!r}; one of {', '.join(_LOG_LEVELS)}")
+        floor = self._log_floor
+        if floor is not None and _LOG_LEVELS.index(floor) <= _LOG_LEVELS.index(level):
+            return
+        self._log_floor = level
+        link = self._link
+        if link is not None and not link.closed:
+            await self._apply_log_floor(link, timeout_seconds)
+
+    async def _apply_log_floor(self, link: _Link, timeout_seconds: float | None = None) -> None:
+        capabilities = link.session.server_capabilities
+        if self._log_floor is None or link.modern or capabilities is None or capabilities.logging is None:
+            return
+        params = types.SetLevelRequestParams(level=self._log_floor)
+        timeout = self._call_timeout if timeout_seconds is None else timeout_seconds
+        with map_errors(upstream=self.name, status=self._status), anyio.fail_after(timeout):
+            await link.session.send_request(types.SetLevelRequest(params=params), types.EmptyResult)
+
+    async def _watch(self, link: _Link, uri: str, timeout_seconds: float | None) -> None:
+        """Open a listen stream for ``uri`` on a 2026-era link, once; returns when the upstream acknowledged."""
+        if link.listeners is None or link.watched is None:
+            raise self._unavailable("the link is not ready")
+        if uri in link.watched:
+            return
+        scope = anyio.CancelScope()
+        link.watched[uri] = scope
+
+        async def watch(*, task_status: anyio.abc.TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
+            started = False
+            try:
+                with scope:
+                    async with listen_for_changes(link.session, resource_subscriptions=[uri]) as stream:
+                        task_status.started()
+                        started = True
+                        async for event in stream:
+                            if isinstance(event, ResourceUpdated) and self._on_resource_updated is not None:
+                                await self._on_resource_updated(self.name, event.uri)
+            except (MCPError, SubscriptionLost, TimeoutError) as exc:
+                if not started:
+                    raise
+                logger.warning("upstream %s: updates of %s ended: %s", self.name, uri, exc)
+            finally:
+                if link.watched is not None and link.watched.get(uri) is scope:
+                    del link.watched[uri]
+
+        timeout = self._call_timeout if timeout_seconds is None else timeout_seconds
+        with map_errors(upstream=self.name, tool=uri, status=self._status), anyio.fail_after(timeout):
+            await link.listeners.start(watch)
 
     async def ping(self, *, timeout_seconds: float | None = None) -> float:
         """Round-trip once (``ping``, or ``server/discover`` at 2026-07-28, which has no ping); seconds taken."""
@@ -382,6 +505,132 @@ class Upstream:
         assert self._snapshot is not None
         return self._snapshot
 
+    # --- requests that may need the caller's input (tools/call, resources/read, prompts/get) ----------------
+
+    async def _interactive(
+        self,
+        build: Callable[[types.InputResponses | None, str | None], types.ClientRequest],
+        result_type: TypeAdapter[M | types.InputRequiredResult],
+        *,
+        target: str,
+        digest: str,
+        tool: str,
+        timeout_seconds: float | None,
+        forwarder: Forwarder | None,
+        input_responses: types.InputResponses | None,
+        request_state: str | None,
+        resolve: bool,
+        progress_callback: ProgressFnT | None = None,
+    ) -> M | types.InputRequiredResult:
+        audience = forwarder.audience if forwarder is not None else ""
+        link = await self._require_link()
+        if not link.modern and not resolve and forwarder is not None and forwarder.modern:
+            return await self._parked(
+                build,
+                result_type,
+                target=target,
+                digest=digest,
+                tool=tool,
+                timeout_seconds=timeout_seconds,
+                progress_callback=progress_callback,
+                forwarder=forwarder,
+                input_responses=input_responses,
+                request_state=request_state,
+            )
+        relayed: str | None = None
+        if request_state is not None:
+            opened = self._seal.open(request_state, audience=audience, target=target)
+            if opened.kind != "pass":
+                raise RequestStateError(
+                    "request_state names a call held open on an earlier connection to the upstream, "
+                    "which is gone; send the request again without it"
+                )
+            relayed = opened.value
+
+        async def send(
+            responses: types.InputResponses | None, state: str | None
+        ) -> M | types.InputRequiredResult:
+            return await self._request(
+                build(responses, state),
+                result_type,
+                tool=tool,
+                timeout_seconds=timeout_seconds,
+                progress_callback=progress_callback,
+                forwarder=forwarder,
+            )
+
+        result = await send(input_responses, relayed)
+        if not isinstance(result, types.InputRequiredResult):
+            return _this_hop(result)
+        if resolve:
+            with map_errors(upstream=self.name, tool=tool, status=self._status):
+                return _this_hop(await resolve_input(result, send, forwarder, where=f"{self.name}/{tool}"))
+        if result.request_state is not None:
+            # The upstream cannot tell the hub's callers apart; the seal does, so no one else can resume.
+            sealed = self._seal.seal("pass", result.request_state, audience=audience, target=target)
+            result = result.model_copy(update={"request_state": sealed})
+        return _this_hop(result)
+
+    async def _parked(
+        self,
+        build: Callable[[types.InputResponses | None, str | None], types.ClientRequest],
+        result_type: TypeAdapter[M | types.InputRequiredResult],
+        *,
+        target: str,
+        digest: str,
+        tool: str,
+        timeout_seconds: float | None,
+        progress_callback: ProgressFnT | None,
+        forwarder: Forwarder,
+        input_responses: types.InputResponses | None,
+        request_state: str | None,
+    ) -> M | types.InputRequiredResult:
+        """A 2026-era caller on a handshake-era link: start or resume a parked call (``parking.py``)."""
+        audience = forwarder.audience
+        if request_state is None:
+            if self._task_group is None:
+                raise self._unavailable("upstream is closed")
+
+            async def work(
+                parked: ParkedCall[M | types.InputRequiredResult],
+            ) -> M | types.InputRequiredResult:
+                # No read timeout on the request itself: it spans the caller's thinking time, which the
+                # lot bounds (ttl between legs, the call timeout within each).
+                return await self._request(
+                    build(None, None),
+                    result_type,
+                    tool=tool,
+                    timeout_seconds=math.inf,
+                    progress_callback=parked.progress,
+                    forwarder=parked.forwarder(),
+                )
+
+            # Answers sent with the first request have no question to go to yet: a pushed question
+            # carries no key the caller could have known. They are ignored, as unknown keys are.
+            call = self._parking.park(
+                self._task_group, work, audience=audience, target=target, digest=digest, caller=forwarder
+            )
+        else:
+            opened = self._seal.open(request_state, audience=audience, target=target)
+            if opened.kind != "park":
+                raise RequestStateError(
+                    "request_state was issued on an earlier connection to the upstream, which is gone; "
+                    "send the request again without it"
+                )
+            call = self._parking.find(opened.value, target=target, digest=digest)
+            call.deliver(input_responses)
+        leg = await self._parking.leg(
+            call,
+            seconds=self._call_timeout if timeout_seconds is None else timeout_seconds,
+            log=forwarder.log,
+            progress=progress_callback,
+        )
+        if leg.questions is None:
+            assert leg.result is not None
+            return leg.result
+        state = self._seal.seal("park", call.id, audience=audience, target=target, ttl=self._parking.ttl)
+        return types.InputRequiredResult(input_requests=leg.questions, request_state=state)
+
     # --- the request path ---------------------------------------------------------------------------------
 
     async def _request(
@@ -394,12 +643,14 @@ class Upstream:
         progress_callback: ProgressFnT | None = None,
         forwarder: Forwarder | None = None,
     ) -> R:
-        timeout = self._call_timeout if timeout_seconds is None else timeout_seconds
+        timeout: float | None = self._call_timeout if timeout_seconds is None else timeout_seconds
+        if timeout is not None and math.isinf(timeout):
+            timeout = None  # the SDK takes None for "no read timeout"
         with map_errors(upstream=self.name, tool=tool, status=self._status):
             for attempt in range(2):
                 link = await self._require_link()
                 try:
-                    with self._calls.track(link, forwarder) as call:
+                    with self._calls.track(link, forwarder) as call, declaring(_declaration(forwarder)):
                         with call.scope:
                             return await link.session.send_request(
                                 request,
@@ -531,7 +782,7 @@ class Upstream:
             sampling, elicitation, roots = self._forward
             session = ClientSession(
                 watched,
-                write_stream,
+                DeclaringWriteStream(write_stream),
                 sampling_callback=self._calls.sampling if sampling else None,
                 elicitation_callback=self._calls.elicitation if elicitation else None,
                 list_roots_callback=self._calls.list_roots if roots else None,
@@ -553,12 +804,15 @@ class Upstream:
             self._link = link
             self._connecting = False
             self._last_error = None
-            if session.protocol_version in MODERN_PROTOCOL_VERSIONS:
+            if link.modern:
                 # 2026-07-28 has no unsolicited notifications: changes arrive on a listen stream, open
                 # (acknowledged) before the link counts as ready so no change can slip in between.
                 listener = await stack.enter_async_context(anyio.create_task_group())
                 stack.callback(listener.cancel_scope.cancel)
                 await listener.start(self._listen, link)
+                link.listeners, link.watched = listener, {}
+            else:
+                await self._apply_log_floor(link)
             self._ready.set()
             await self._notify_status()
             await self._publish()
@@ -623,10 +877,11 @@ class Upstream:
         self._link = None
         if self._ready.is_set():
             self._ready = anyio.Event()
-        # Calls still waiting on the old link end with the transport's own account of why.
-        self._calls.abort_all(
-            UpstreamUnavailable(self._status.closed_reason or "connection closed", where=self.name)
-        )
+        # Calls still waiting on the old link end with the transport's own account of why; so do parked
+        # calls, whose upstream requests died with it.
+        gone = UpstreamUnavailable(self._status.closed_reason or "connection closed", where=self.name)
+        self._calls.abort_all(gone)
+        self._parking.close_all(gone)
 
     def _on_stream_closed(self) -> None:
         link = self._link
@@ -698,3 +953,29 @@ class Upstream:
 
 def _first_line(exc: BaseException) -> str:
     return str(exc).split("\n", 1)[0][:200]
+
+
+def _declaration(forwarder: Forwarder | None) -> Declaration:
+    """What a 2026-era request declares for its caller: nothing it cannot answer, no logs it did not ask for."""
+    if forwarder is None:
+        return Declaration(types.ClientCapabilities())
+    return Declaration(forwarder.declared(), forwarder.log_level if forwarder.log is not None else None)
+
+
+def _this_hop(result: M) -> M:
+    """``result`` without the upstream's per-hop ``_meta`` stamp (its ``serverInfo``, at 2026-07-28).
+
+    The stamp describes the server that answered this hop; passed on, it would name the upstream as the
+    server the caller is talking to (the hub's face stamps only results that carry none).
+    """
+    meta = getattr(result, "meta", None)
+    if not meta or SERVER_INFO_META_KEY not in meta:
+        return result
+    kept = {key: value for key, value in meta.items() if key != SERVER_INFO_META_KEY}
+    return result.model_copy(update={"meta": kept or None})
+
+
+def _digest(arguments: Mapping[str, Any] | None) -> str:
+    """A fingerprint of a request's arguments: a parked call's retry must repeat them."""
+    body = json.dumps(arguments or {}, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(body.encode()).hexdigest()[:32]

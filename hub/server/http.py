@@ -22,6 +22,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from hub import __version__
 from hub.app import App
 from hub.errors import AuthError, ConfigError, HubError
+from hub.server.events import RecentEvents
 from hub.server.listing import CURRENT_CALLER
 from hub.server.mcp import CALLER_SCOPE_KEY
 from hub.server.websocket import websocket_endpoint
@@ -31,6 +32,8 @@ __all__ = ["BearerAuth", "build_http_app", "is_loopback"]
 log = logging.getLogger(__name__)
 
 _PROTECTED = ("/mcp", "/sse", "/messages", "/ws")
+# How long a client whose SSE stream broke waits before reconnecting (the SSE "retry" field), in ms.
+SSE_RETRY_MS = 1000
 
 
 def is_loopback(host: str) -> bool:
@@ -55,6 +58,10 @@ class BearerAuth:
         if scope["type"] not in ("http", "websocket") or not scope["path"].startswith(_PROTECTED):
             await self._inner(scope, receive, send)
             return
+        if scope["type"] == "http":
+            # RFC 9110 5.5: a field value excludes the whitespace around it. h11 trims it, httptools
+            # does not, and the MCP headers (Mcp-Name, ...) are compared with the body verbatim.
+            scope["headers"] = [(name, value.strip(b" \t")) for name, value in scope.get("headers", ())]
         try:
             if self._no_auth:
                 caller = await self._app.local_caller()
@@ -140,6 +147,9 @@ def build_http_app(
     ]
     starlette = server.streamable_http_app(
         streamable_http_path="/mcp",
+        # Resumable SSE (SEP-1699): streams open with a priming event, and a client cut off reconnects.
+        event_store=RecentEvents(),
+        retry_interval=SSE_RETRY_MS,
         host=host,
         custom_starlette_routes=routes,  # type: ignore[arg-type]
         max_request_body_size=app.settings.max_payload_bytes + 64 * 1024,

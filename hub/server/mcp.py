@@ -8,15 +8,27 @@ caller a request belongs to comes from the transport: HTTP-like faces attach the
 from __future__ import annotations
 
 import functools
+import logging
+import uuid
 import warnings
-from typing import Any
+from collections.abc import Mapping
+from typing import Any, get_args
 
+import anyio
 import mcp.types as types
 import orjson
 from mcp.server.context import ServerRequestContext
 from mcp.server.lowlevel import NotificationOptions, Server
+from mcp.server.subscriptions import (
+    InMemorySubscriptionBus,
+    ListenHandler,
+    PromptsListChanged,
+    ResourcesListChanged,
+    ToolsListChanged,
+)
 from mcp.shared.exceptions import MCPDeprecationWarning, MCPError
 from mcp.shared.message import ServerMessageMetadata
+from mcp_types import LOG_LEVEL_META_KEY
 from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 
 from hub import __version__
@@ -24,7 +36,8 @@ from hub.app import App
 from hub.dispatch import CallOutcome
 from hub.errors import AuthError, HubError, NotFound, PermissionDenied
 from hub.identity import Caller
-from hub.proxy import Forwarder
+from hub.proxy import Forwarder, UpstreamRPCError
+from hub.proxy.errors import RequestStateError
 from hub.server.listing import ToolListCache, input_schema_lookup, listed_now
 from hub.tools.base import SampledText, SampleFn, ToolSpec
 from hub.tools.judgments import deferred_sampler
@@ -32,8 +45,17 @@ from hub.upstreams import hop_meta
 
 __all__ = ["CALLER_SCOPE_KEY", "build_server", "caller_of", "to_mcp_error"]
 
+log = logging.getLogger(__name__)
+
 # Where HTTP-like faces leave the authenticated caller in the ASGI scope's "state".
 CALLER_SCOPE_KEY = "hub.caller"
+
+# Where a handshake-era connection's ``logging/setLevel`` choice is kept (the SDK's per-connection state).
+LOG_LEVEL_STATE_KEY = "hub.log_level"
+# Least severe first, the spec's order.
+LOG_LEVELS: tuple[types.LoggingLevel, ...] = get_args(types.LoggingLevel)
+# How long ``logging/setLevel`` waits for the upstreams to take the new level before answering anyway.
+SET_LEVEL_SECONDS = 10.0
 
 INSTRUCTIONS = (
     "One MCP endpoint for manufacturing judgments, rules, workflows, data connectors and every "
@@ -51,7 +73,13 @@ def _require(caller: Caller, permission: str) -> None:
 
 
 def to_mcp_error(exc: HubError) -> MCPError:
-    """The JSON-RPC error a hub error becomes at the server face."""
+    """The JSON-RPC error a hub error becomes at the server face.
+
+    An upstream's own JSON-RPC error passes as it came: its code and data mean something to the caller
+    (-32602 with ``data.uri`` for an unknown resource, -32021 naming the capability the call needs).
+    """
+    if isinstance(exc, UpstreamRPCError):
+        return MCPError.from_error_data(exc.error)
     data: dict[str, Any] = {"kind": type(exc).__name__, "retriable": exc.retriable}
     if exc.where:
         data["where"] = exc.where
@@ -154,12 +182,47 @@ def _deferred_sampler_for(
     return deferred_sampler(params.input_responses, params.request_state)
 
 
-def forwarder_for(ctx: ServerRequestContext[Any, Any]) -> Forwarder | None:
-    """How an upstream's requests during this call reach the calling client, as far as it can take them."""
+def audience_of(caller: Caller) -> str:
+    """Whom a ``request_state`` the hub issues is bound to: the caller's tenant and user."""
+    return f"{caller.tenant_id}/{caller.user_id or caller.username}"
+
+
+def _connection_state(ctx: ServerRequestContext[Any, Any]) -> dict[str, Any] | None:
+    """The SDK's per-connection state dict, where one connection's settings live between its requests."""
+    state = getattr(getattr(ctx.session, "_connection", None), "state", None)
+    return state if isinstance(state, dict) else None
+
+
+def _log_level_of(
+    ctx: ServerRequestContext[Any, Any], meta: Mapping[str, Any] | None
+) -> types.LoggingLevel | None:
+    """The least severe log level this request's caller takes, or None for no logs.
+
+    2026-07-28 makes logs a per-request opt-in (``_meta`` logLevel); at 2025-11-25 a connection gets every
+    level until it calls ``logging/setLevel``.
+    """
+    if ctx.protocol_version in MODERN_PROTOCOL_VERSIONS:
+        requested = (meta or {}).get(LOG_LEVEL_META_KEY)
+        return requested if requested in LOG_LEVELS else None
+    state = _connection_state(ctx)
+    chosen = state.get(LOG_LEVEL_STATE_KEY) if state is not None else None
+    return chosen if chosen in LOG_LEVELS else "debug"
+
+
+def forwarder_for(
+    ctx: ServerRequestContext[Any, Any],
+    caller: Caller,
+    params: types.InputResponseRequestParams | None = None,
+) -> Forwarder:
+    """How an upstream's requests during this call reach the calling client, as far as it can take them.
+
+    A handshake-era client is sent them mid-call where its channel allows; a 2026-era client takes them
+    as an ``InputRequiredResult`` and answers on the retry, whose answers ``params`` carries.
+    """
     session = ctx.session
-    if not session.can_send_request:
-        return None
+    modern = ctx.protocol_version in MODERN_PROTOCOL_VERSIONS
     caps = session.client_capabilities
+    push = not modern and session.can_send_request
     related = ServerMessageMetadata(related_request_id=ctx.request_id)
 
     async def sampling(
@@ -188,17 +251,29 @@ def forwarder_for(ctx: ServerRequestContext[Any, Any]) -> Forwarder | None:
         except MCPError as exc:
             return exc.error
 
+    meta = params.meta if params is not None else None
+    level = _log_level_of(ctx, meta)
+
     async def log(params: types.LoggingMessageNotificationParams) -> None:
-        await session.send_notification(types.LoggingMessageNotification(params=params), ctx.request_id)
+        # The upstream's session is shared and set to the most verbose level anyone asked for; this
+        # caller gets only what it asked for.
+        if level is not None and LOG_LEVELS.index(params.level) >= LOG_LEVELS.index(level):
+            await session.send_notification(types.LoggingMessageNotification(params=params), ctx.request_id)
 
     return Forwarder(
         # One connection is one client: the SDK makes a session object per request but keeps the
         # connection, so the connection identifies the owner of in-flight calls.
         owner=getattr(session, "_connection", session),
-        sampling=sampling if caps is not None and caps.sampling is not None else None,
-        elicitation=elicitation if caps is not None and caps.elicitation is not None else None,
-        roots=roots if caps is not None and caps.roots is not None else None,
-        log=log,
+        sampling=sampling if push and caps is not None and caps.sampling is not None else None,
+        elicitation=elicitation if push and caps is not None and caps.elicitation is not None else None,
+        roots=roots if push and caps is not None and caps.roots is not None else None,
+        log=log if level is not None else None,
+        modern=modern,
+        audience=audience_of(caller),
+        capabilities=caps or types.ClientCapabilities(),
+        log_level=level,
+        input_responses=params.input_responses if params is not None else None,
+        request_state=params.request_state if params is not None else None,
     )
 
 
@@ -229,10 +304,40 @@ class ListChangedNotifier:
                 self._sessions.pop(key, None)
 
 
+class ChangeStreams:
+    """``subscriptions/listen`` (2026-07-28): one bus per tenant, so a tenant hears only its own changes."""
+
+    def __init__(self) -> None:
+        self._tenants: dict[uuid.UUID, tuple[InMemorySubscriptionBus, ListenHandler]] = {}
+
+    def handler(self, tenant_id: uuid.UUID) -> ListenHandler:
+        """The listen handler of a tenant's streams."""
+        entry = self._tenants.get(tenant_id)
+        if entry is None:
+            bus = InMemorySubscriptionBus()
+            entry = self._tenants[tenant_id] = (bus, ListenHandler(bus))
+        return entry[1]
+
+    async def notify(self, tenant_id: uuid.UUID) -> None:
+        """Tell the tenant's listeners that its lists changed (which ones, the registry does not say)."""
+        entry = self._tenants.get(tenant_id)
+        if entry is None:
+            return
+        for event in (ToolsListChanged(), PromptsListChanged(), ResourcesListChanged()):
+            await entry[0].publish(event)
+
+
+def _not_found(exc: NotFound, message: str, **data: str) -> MCPError:
+    """SEP-2164: a resource, prompt or tool nobody offers is -32602 naming it, not a hub-specific code."""
+    return MCPError(types.INVALID_PARAMS, message, {**data, "kind": "NotFound", "detail": str(exc)})
+
+
 def build_server(app: App) -> Server[Any]:
     """The MCP server of one hub."""
     notifier = ListChangedNotifier()
     app.list_changed_listeners.append(notifier.notify)
+    streams = ChangeStreams()
+    app.list_changed_listeners.append(streams.notify)
 
     def listed(caller: Caller) -> list[object]:
         # Own tools and routed hub tools as ToolSpec, upstream tools as ready descriptions; the
@@ -281,18 +386,22 @@ def build_server(app: App) -> Server[Any]:
     ) -> types.ReadResourceResult | types.InputRequiredResult:
         caller = await caller_of(app, ctx)
         _require(caller, "mcp:read")
+        forwarder = forwarder_for(ctx, caller, params)
         try:
             live, uri = app.upstreams.route_uri(caller, str(params.uri))
-            result = await live.upstream.read_resource(
+        except NotFound as exc:
+            raise _not_found(exc, "Resource not found", uri=str(params.uri)) from exc
+        try:
+            return await live.upstream.read_resource(
                 uri,
                 meta=hop_meta(params.meta),
-                forwarder=forwarder_for(ctx),
+                forwarder=forwarder,
                 input_responses=params.input_responses,
                 request_state=params.request_state,
+                resolve_input_required=not forwarder.modern,
             )
         except HubError as exc:
             raise to_mcp_error(exc) from exc
-        return result
 
     async def list_prompts(
         ctx: ServerRequestContext[Any, Any], params: types.PaginatedRequestParams | None
@@ -309,18 +418,23 @@ def build_server(app: App) -> Server[Any]:
     ) -> types.GetPromptResult | types.InputRequiredResult:
         caller = await caller_of(app, ctx)
         _require(caller, "mcp:read")
+        forwarder = forwarder_for(ctx, caller, params)
         try:
             own = await app.get_own_prompt(caller, params.name, dict(params.arguments or {}))
             if own is not None:
                 return own
-            live, name = app.upstreams.route_prompt(caller, params.name)
+            try:
+                live, name = app.upstreams.route_prompt(caller, params.name)
+            except NotFound as exc:
+                raise _not_found(exc, f"Unknown prompt: {params.name}", name=params.name) from exc
             return await live.upstream.get_prompt(
                 name,
                 params.arguments,
                 meta=hop_meta(params.meta),
-                forwarder=forwarder_for(ctx),
+                forwarder=forwarder,
                 input_responses=params.input_responses,
                 request_state=params.request_state,
+                resolve_input_required=not forwarder.modern,
             )
         except HubError as exc:
             raise to_mcp_error(exc) from exc
@@ -338,6 +452,10 @@ def build_server(app: App) -> Server[Any]:
             else:
                 live, uri = app.upstreams.route_uri(caller, ref.uri)
                 ref = ref.model_copy(update={"uri": uri})
+        except NotFound as exc:
+            named = ref.name if isinstance(ref, types.PromptReference) else ref.uri
+            raise _not_found(exc, f"Nothing to complete: no upstream offers {named!r}") from exc
+        try:
             return await live.upstream.complete(ref, params.argument, params.context)
         except HubError as exc:
             raise to_mcp_error(exc) from exc
@@ -379,12 +497,17 @@ def build_server(app: App) -> Server[Any]:
                 meta=meta,
                 progress=progress,
                 sample=sampler_for(ctx) or _deferred_sampler_for(ctx, params),
-                forwarder=forwarder_for(ctx),
+                forwarder=forwarder_for(ctx, caller, params),
             )
         except NotFound as exc:
-            raise MCPError(-32602, f"Unknown tool: {params.name}", {"kind": "NotFound"}) from exc
+            raise _not_found(exc, f"Unknown tool: {params.name}", name=params.name) from exc
         except HubError as exc:
             raise to_mcp_error(exc) from exc
+        if isinstance(outcome.error, UpstreamRPCError | RequestStateError):
+            # Not the tool failing but the request: the upstream refused it with a JSON-RPC error (a
+            # capability the caller lacks, bad input responses), or its request_state is not valid.
+            # The caller needs the protocol error, code and data, not a tool result describing one.
+            raise to_mcp_error(outcome.error)
         if outcome.passthrough is not None:
             payload = outcome.passthrough.payload
             assert isinstance(payload, types.CallToolResult | types.InputRequiredResult)
@@ -394,21 +517,53 @@ def build_server(app: App) -> Server[Any]:
             return outcome.value
         return result_of(outcome)
 
-    server: Server[Any] = Server(
-        "mcp-hub",
-        version=__version__,
-        instructions=INSTRUCTIONS,
-        on_list_tools=list_tools,
-        on_call_tool=call_tool,
-        on_list_resources=list_resources,
-        on_list_resource_templates=list_templates,
-        on_read_resource=read_resource,
-        on_subscribe_resource=subscribe,
-        on_unsubscribe_resource=unsubscribe,
-        on_list_prompts=list_prompts,
-        on_get_prompt=get_prompt,
-        on_completion=complete,
-    )
+    async def set_logging_level(
+        ctx: ServerRequestContext[Any, Any], params: types.SetLevelRequestParams
+    ) -> types.EmptyResult:
+        """2025-11-25: this connection's level, and a level every upstream of the tenant sends at least."""
+        caller = await caller_of(app, ctx)
+        state = _connection_state(ctx)
+        if state is not None:
+            state[LOG_LEVEL_STATE_KEY] = params.level
+
+        async def tell(live: Any) -> None:
+            try:
+                await live.upstream.set_logging_level(params.level, timeout_seconds=SET_LEVEL_SECONDS)
+            except HubError as exc:
+                # The caller's own level holds regardless: the hub filters what reaches it.
+                log.warning("upstream %s did not take log level %s: %s", live.record.name, params.level, exc)
+
+        async with anyio.create_task_group() as tg:
+            for live in app.upstreams.servers_of(caller.tenant_id):
+                tg.start_soon(tell, live)
+        return types.EmptyResult()
+
+    async def listen(
+        ctx: ServerRequestContext[Any, Any], params: types.SubscriptionsListenRequestParams
+    ) -> types.SubscriptionsListenResult:
+        caller = await caller_of(app, ctx)
+        return await streams.handler(caller.tenant_id)(ctx, params)
+
+    with warnings.catch_warnings():
+        # Logging is deprecated at 2026-07-28 (the SDK warns for the handler); 2025-11-25 callers need it.
+        warnings.simplefilter("ignore", MCPDeprecationWarning)
+        server: Server[Any] = Server(
+            "mcp-hub",
+            version=__version__,
+            instructions=INSTRUCTIONS,
+            on_list_tools=list_tools,
+            on_call_tool=call_tool,
+            on_list_resources=list_resources,
+            on_list_resource_templates=list_templates,
+            on_read_resource=read_resource,
+            on_subscribe_resource=subscribe,
+            on_unsubscribe_resource=unsubscribe,
+            on_subscriptions_listen=listen,
+            on_list_prompts=list_prompts,
+            on_get_prompt=get_prompt,
+            on_completion=complete,
+            on_set_logging_level=set_logging_level,
+        )
     if not app.settings.otel:
         # The SDK wraps every request in an OpenTelemetry span by default; the hub keeps its own
         # trace ids in the call log, and the span costs time on every proxied call.
