@@ -1,9 +1,12 @@
 """The judgment cache (``judgment_cache``): same tenant, workflow and input within the TTL, same answer.
 
 Keys follow the spec, ``judgment:{workflow_id}:{sha256}``, where the hash is over the canonical JSON
-of the input together with the rule-set selector and a forced method (two rule sets judging one
-input must not share an answer). ``-`` stands for "no workflow". Time comes from a clock the caller
-passes, so tests move it instead of sleeping.
+of the input together with the rule-set selector, a forced method (two rule sets judging one input
+must not share an answer) and the rule set version that routing picks for the input (an answer of a
+version no longer deployed is never found). ``-`` stands for "no workflow". Time comes from a clock
+the caller passes, so tests move it instead of sleeping.
+
+``LocalCache`` keeps recently used live entries in the process, in front of the table.
 """
 
 from __future__ import annotations

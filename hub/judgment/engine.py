@@ -1,8 +1,10 @@
 """The judgment engine: cache, then rules, then (when they are unsure) an LLM; every judgment recorded.
 
-``JudgmentEngine`` is built once by the composition root and shared by every caller; it holds no
-per-tenant state besides compiled scripts and templates, and scopes every query by the caller's
-tenant. It knows nothing of MCP: the MCP face passes a ``SampleFn`` when the caller can sample.
+``JudgmentEngine`` is built once by the composition root and shared by every caller, and scopes every
+query by the caller's tenant. What it keeps per tenant is a short-lived copy of what the database says
+(settings, rule sets with their routing, live cache entries; see ``JudgmentEngine``): the database
+stays the source of truth for every hub process sharing it. It knows nothing of MCP: the MCP face
+passes a ``SampleFn`` when the caller can sample.
 """
 
 from __future__ import annotations
@@ -84,15 +86,20 @@ class _Reader:
     """The read phase's session, opened on first use: a judgment that finds everything in memory
     reads nothing and so takes no connection (nor, on SQLite, the write lock of ``BEGIN IMMEDIATE``)."""
 
-    def __init__(self, engine: JudgmentEngine, stack: contextlib.AsyncExitStack, what: str) -> None:
-        self._engine = engine
+    def __init__(
+        self,
+        open_session: Callable[[str], contextlib.AbstractAsyncContextManager[AsyncSession]],
+        stack: contextlib.AsyncExitStack,
+        what: str,
+    ) -> None:
+        self._open = open_session
         self._stack = stack
         self._what = what
         self._session: AsyncSession | None = None
 
     async def session(self) -> AsyncSession:
         if self._session is None:
-            self._session = await self._stack.enter_async_context(self._engine._session(self._what))
+            self._session = await self._stack.enter_async_context(self._open(self._what))
         return self._session
 
 
@@ -208,7 +215,7 @@ class JudgmentEngine:
         now = self._clock()
         trace_id = request.trace_id or uuid.uuid4().hex
         async with contextlib.AsyncExitStack() as stack:
-            reader = _Reader(self, stack, "execute")
+            reader = _Reader(self._session, stack, "execute")
             prepared = await self._prepare(reader, caller, request, sample, started, now, trace_id)
         # The read session is closed: the writes below must not wait on its lock (SQLite), nor may
         # a PostgreSQL transaction stay open while an LLM takes seconds.
@@ -569,7 +576,7 @@ class JudgmentEngine:
     ) -> RenderedPrompt:
         """Render an active template by name with the caller's arguments (MCP ``prompts/get``)."""
         async with contextlib.AsyncExitStack() as stack:
-            reader = _Reader(self, stack, "get_prompt")
+            reader = _Reader(self._session, stack, "get_prompt")
             config = await self._config(reader, caller.tenant_id)
             template = await load_template(
                 await reader.session(),
