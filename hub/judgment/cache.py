@@ -37,7 +37,6 @@ __all__ = [
     "cache_key",
     "invalidate_ruleset",
     "lookup",
-    "store",
     "upsert_statement",
     "utc_now",
 ]
@@ -80,44 +79,6 @@ async def lookup(
         return None
     entry, execution = row._tuple()
     return entry, execution
-
-
-async def store(
-    session: AsyncSession,
-    *,
-    tenant_id: uuid.UUID,
-    key: str,
-    input_hash: str,
-    execution_id: uuid.UUID,
-    result: str,
-    confidence: float | None,
-    ttl_seconds: int,
-    now: dt.datetime,
-) -> None:
-    """Cache a judgment, replacing an expired entry of the same key; a concurrent writer's entry wins."""
-    if ttl_seconds <= 0:
-        return
-    values = {
-        "id": uuid.uuid4(),
-        "tenant_id": tenant_id,
-        "cache_key": key,
-        "judgment_execution_id": execution_id,
-        "input_hash": input_hash,
-        "result": result,
-        "confidence": confidence,
-        "ttl_seconds": ttl_seconds,
-        "hit_count": 0,
-        "created_at": now,
-        "expires_at": now + dt.timedelta(seconds=ttl_seconds),
-        "last_hit_at": None,
-    }
-    # One statement instead of a savepoint: an expired entry is overwritten, a live one written by a
-    # concurrent request is kept (its answer is as good as ours). The statement is built once per
-    # dialect with bound parameters, so SQLAlchemy compiles it once instead of on every judgment.
-    dialect = session.get_bind().dialect.name
-    # A Core statement does not autoflush: the judgment row it references must be written first.
-    await session.flush()
-    await session.execute(upsert_statement(dialect), {**values, "now_": now})
 
 
 _UPSERTS: dict[str, Any] = {}

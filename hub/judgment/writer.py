@@ -52,7 +52,7 @@ _CACHE = cast(sa.Table, JudgmentCache.__table__)
 
 @dataclass(frozen=True, slots=True)
 class CacheWrite:
-    """A judgment to cache under ``key`` (``cache.store`` semantics: a live entry of the key is kept)."""
+    """A judgment to cache under ``key`` (``cache.upsert_statement``: a live entry of the key is kept)."""
 
     key: str
     input_hash: str

@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from hub.errors import StoreError
 from hub.judgment import Judgment, JudgmentEngine, JudgmentFilter
+from hub.judgment.cache import LocalCache
 from hub.judgment.engine import STATE_TTL_SECONDS
 from hub.judgment.records import to_values
 from hub.judgment.writer import JudgmentWriter, PendingJudgment
@@ -382,3 +383,17 @@ async def test_an_entry_another_process_dropped_stops_answering_here_once_it_is_
     # The entry's own expiry needs no re-read: it is honoured to the instant.
     clock.advance(3600)
     assert not (await engine.execute(tenant.operator, request(defect_input(0.09)))).cache_hit
+
+
+async def test_the_local_cache_keeps_the_most_recently_used_entries_up_to_its_size(clock: Clock) -> None:
+    local = LocalCache(size=2, monotonic=Monotonic())
+    tenant_id = uuid.uuid4()
+    expires = clock.now + dt.timedelta(hours=1)
+    for key in ("a", "b"):
+        local.put(tenant_id, key, judgment_for(tenant_id, clock.now), expires, 0)
+    assert local.get(tenant_id, "a", clock.now) is not None  # "a" is now the most recently used
+    local.put(tenant_id, "c", judgment_for(tenant_id, clock.now), expires, 0)
+    assert len(local) == 2
+    assert local.get(tenant_id, "b", clock.now) is None
+    assert local.get(tenant_id, "a", clock.now) is not None
+    assert local.get(uuid.uuid4(), "a", clock.now) is None  # another tenant's key is another entry
