@@ -172,9 +172,9 @@ class ParkedCall(Generic[R]):
                     f"input_responses[{key!r}] must answer {question.request.method} with a "
                     f"{' or '.join(t.__name__ for t in wanted)}, not a {type(answer).__name__}"
                 )
-        for key, question in list(self._open.items()):
-            if key in responses:
-                question.settle(responses[key])
+        for key in [key for key in self._open if key in responses]:
+            # Closed at once, not when the push resumes: the leg that follows must not ask it again.
+            self._open.pop(key).settle(responses[key])
 
     async def _settle(self) -> Leg[R]:
         while not self.done and not self._open:

@@ -253,6 +253,11 @@ class Upstream:
         return self._status.stderr() if self._status.stderr is not None else ""
 
     @property
+    def parked_calls(self) -> int:
+        """Calls held open for 2026-era callers' answers right now (handshake-era links only)."""
+        return len(self._parking)
+
+    @property
     def protocol_version(self) -> str | None:
         """The protocol version the current session speaks."""
         return self._link.session.protocol_version if self._link is not None else None
