@@ -236,6 +236,14 @@ class JudgmentWriter:
             if raise_errors:
                 raise _store_error(exc) from exc
             return False
+        except Exception:
+            if raise_errors:
+                raise
+            # Anything else is a fault of ours, not the database's; the background loop must not die
+            # of it (that would stop the hub), so the batch stays queued and is tried again later.
+            log.exception("judgments: writing a batch of %d failed", len(batch))
+            self._failed(RuntimeError("unexpected error"))
+            return False
         self._recovered()
         return True
 
