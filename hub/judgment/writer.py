@@ -157,10 +157,13 @@ class JudgmentWriter:
         write, or the queue is full and the database does not take it.
         """
         if durable or not self._running or self._closed:
-            async with self._lock:
-                # What was queued before goes first: this judgment may count a hit on an entry still queued.
-                await self._drain(raise_errors=True)
-                await self._write_all([item], raise_errors=True)
+            # Shielded, here and in flush: a caller's cancel must not cut a batch off between its
+            # commit and its removal from the queue (it would be written twice).
+            with anyio.CancelScope(shield=True):
+                async with self._lock:
+                    # What was queued goes first: this judgment may count a hit on an entry still queued.
+                    await self._drain(raise_errors=True)
+                    await self._write_all([item], raise_errors=True)
             return
         if len(self._pending) >= self._max_pending:
             await self.flush()
@@ -172,8 +175,9 @@ class JudgmentWriter:
         """Write everything queued now; ``StoreError`` if the database refuses (the rows stay queued)."""
         if not self._pending:
             return
-        async with self._lock:
-            await self._drain(raise_errors=True)
+        with anyio.CancelScope(shield=True):
+            async with self._lock:
+                await self._drain(raise_errors=True)
 
     async def run(self, *, task_status: anyio.abc.TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
         """Write in the background until ``aclose``; run it in the composition root's task group."""
