@@ -20,6 +20,7 @@ import orjson
 from hub.errors import HubError, NotFound, PayloadTooLarge, PermissionDenied
 from hub.identity import Caller
 from hub.redaction import cap_json, redact
+from hub.resilience.drain import Drain
 from hub.resilience.retry import RetryCounter, counting_retries
 from hub.store.calllog import CallRecord
 from hub.tools.base import ProgressFn, SampleFn, ToolContext, ToolSpec
@@ -123,6 +124,7 @@ class Dispatcher:
         self._own: dict[str, ToolSpec] = {}
         self._validators: dict[str, ArgumentValidator] = {}
         self.routers: list[ToolRouter] = []
+        self.drain = Drain()
 
     # -- own tools ---------------------------------------------------------------------------
 
@@ -194,21 +196,23 @@ class Dispatcher:
         outcome: CallOutcome
         retries = RetryCounter()
         try:
-            if not caller.can(permission):
-                raise PermissionDenied(
-                    f"role '{caller.role}' of user '{caller.username}' lacks permission '{permission}'"
-                    f" needed by tool '{name}'"
-                )
-            self._check_size(name, args)
-            if spec is not None:
-                self._spec_validator(spec).check(name, args)
-                value = await spec.handler(ctx, args)
-                outcome = CallOutcome(trace_id, value=value)
-            else:
-                assert routed is not None
-                self._routed_validator(routed).check(name, args)
-                with counting_retries(retries):
-                    outcome = CallOutcome(trace_id, passthrough=await routed.invoke(ctx, args))
+            # Counted for a graceful shutdown, which refuses new calls and cuts late ones (ShuttingDown).
+            with self.drain.track():
+                if not caller.can(permission):
+                    raise PermissionDenied(
+                        f"role '{caller.role}' of user '{caller.username}' lacks permission '{permission}'"
+                        f" needed by tool '{name}'"
+                    )
+                self._check_size(name, args)
+                if spec is not None:
+                    self._spec_validator(spec).check(name, args)
+                    value = await spec.handler(ctx, args)
+                    outcome = CallOutcome(trace_id, value=value)
+                else:
+                    assert routed is not None
+                    self._routed_validator(routed).check(name, args)
+                    with counting_retries(retries):
+                        outcome = CallOutcome(trace_id, passthrough=await routed.invoke(ctx, args))
         except HubError as exc:
             outcome = CallOutcome(trace_id, error=exc)
         except anyio.get_cancelled_exc_class():

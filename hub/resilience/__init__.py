@@ -1,4 +1,4 @@
-"""Resilience: circuit breakers per upstream, shared state, retries, health checks.
+"""Resilience: circuit breakers per upstream, shared state, retries, health checks, draining on shutdown.
 
 ``UpstreamGuard`` (one per live upstream) is what the registry attaches; the rest are its parts.
 """
@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from hub.resilience.breaker import Breaker, BreakerOpen, BreakerState, BreakerStorage, Transition
 from hub.resilience.clock import Clock, ManualClock, Sleep, system_clock, system_sleep
+from hub.resilience.drain import Drain, ShuttingDown
 from hub.resilience.guard import UpstreamGuard
 from hub.resilience.health import HealthCheck, HealthReport
 from hub.resilience.mirror import ServerMirror, ServerState
@@ -19,6 +20,7 @@ __all__ = [
     "BreakerState",
     "BreakerStorage",
     "Clock",
+    "Drain",
     "HealthCheck",
     "HealthReport",
     "ManualClock",
@@ -27,6 +29,7 @@ __all__ = [
     "ServerMirror",
     "ServerState",
     "SharedStorage",
+    "ShuttingDown",
     "Sleep",
     "Transition",
     "UpstreamGuard",
