@@ -1,10 +1,13 @@
 """Fault benchmark: inject each fault into a running hub and print how it fared.
 
-    python bench/faults.py [--cycles 1000] [--calls 10000] [--postgres URL | --no-postgres]
+    python bench/faults.py [--cycles 1000] [--calls 10000] [--callers 8] [--postgres URL | --postgres '']
 
 One line per fault: what was injected, whether the hub survived it (the caller got a clear error and
 later calls succeeded), the recovery time (from the fault until a call succeeds again) and the rows
-lost (calls made minus mcp_call_logs rows written; must be 0). Then the open breaker's latency and
+lost (calls made minus mcp_call_logs rows written; must be 0). For SIGTERM under load the hub is a
+real ``hub serve --transport http`` process under concurrent callers: it survived when it exited 0
+with no upstream child left and no call that ran without an answer; recovery is the time to exit,
+rows lost the answered calls without their row. Then the open breaker's latency and
 what the breaker and the call log together add to a proxied call (both on vs both off, interleaved
 rounds in this run). The hub runs in this process over a temporary SQLite file (PostgreSQL for the
 database outage), with real upstream processes and sockets; the client is in-process, so the figures
@@ -51,7 +54,7 @@ from hub.store.calllog import CallLog
 from hub.store.db import create_engine, create_sessionmaker
 from hub.tools import health
 from tests.proxy.support import ECHO_SERVER, EchoServer
-from tests.resilience.support import HERE, StormServer, descendants, zombies_of
+from tests.resilience.support import HERE, StormServer, descendants, sigterm_under_load, zombies_of
 
 TINY = HERE / "tiny_server.py"
 WRITER = HERE / "calllog_writer.py"
@@ -366,6 +369,28 @@ async def kill_9(tmp: Path) -> None:
         await engine.dispose()
 
 
+# -- the hub's own shutdown ---------------------------------------------------------------------
+
+
+async def sigterm(tmp: Path, callers: int) -> None:
+    report = await sigterm_under_load(tmp / "sigterm", callers=callers, warmup=40 * callers)
+    refused = sum("ShuttingDown" in f for f in report.failed)
+    unanswered = report.logged - set(report.completed)
+    survived = report.exit_code == 0 and not report.left and not unanswered
+    line(
+        "SIGTERM under load",
+        f"{callers} callers; {len(report.completed)} answered, {refused} ShuttingDown",
+        survived,
+        report.exit_seconds * 1000,
+        len(report.lost),
+    )
+    print(
+        f"{'':<28} (exit status {report.exit_code}; {len(report.failed) - refused} calls refused at the"
+        f" socket; {len(unanswered)} ran unanswered; {len(report.children)} upstream child(ren),"
+        f" {len(report.left)} left)"
+    )
+
+
 # -- latency figures --------------------------------------------------------------------------
 
 
@@ -451,6 +476,7 @@ async def main(args: argparse.Namespace) -> None:
             lambda: crash_loop(tmp, args.cycles),
             lambda: socket_faults(tmp),
             lambda: kill_9(tmp),
+            lambda: sigterm(tmp, args.callers),
         ]
         if args.postgres:
             steps.append(lambda: postgres_outage(tmp, args.postgres, args.calls))
@@ -465,6 +491,7 @@ if __name__ == "__main__":
     )
     parser.add_argument("--cycles", type=int, default=1000, help="crash/restart cycles")
     parser.add_argument("--calls", type=int, default=10_000, help="calls across the PostgreSQL outage")
+    parser.add_argument("--callers", type=int, default=8, help="concurrent callers when SIGTERM comes")
     parser.add_argument(
         "--latency-calls", type=int, default=4000, help="calls per mode for the overhead figure"
     )

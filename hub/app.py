@@ -21,7 +21,7 @@ from hub import __version__
 from hub.config import HubConfig, load_config
 from hub.connectors_service import ConnectorService
 from hub.dispatch import Dispatcher
-from hub.errors import StoreError
+from hub.errors import HubError, StoreError
 from hub.identity import SYSTEM, Caller
 from hub.judgment import JudgmentEngine
 from hub.secrets import CredentialCipher
@@ -41,6 +41,15 @@ log = logging.getLogger(__name__)
 # How long a resolved API key is trusted before it is looked up again: a revoked key stops
 # working within this many seconds, and a busy HTTP face does not query the database per request.
 AUTH_CACHE_SECONDS = 10.0
+
+
+def _database_away(exc: Exception) -> bool:
+    """Whether a failed look-up means the database is unreachable, not a verdict on the key.
+
+    The driver's errors reach here in many shapes (wrapped by SQLAlchemy or not, as on connect, an
+    OSError for a refused socket); the hub's own errors are verdicts, except ``StoreError``.
+    """
+    return not isinstance(exc, HubError) or isinstance(exc, StoreError)
 
 
 class PromptProvider(Protocol):
@@ -115,10 +124,10 @@ class App:
         try:
             async with self.sessions() as session, session.begin():
                 caller = await accounts.resolve_api_key(session, key)
-        except StoreError:
+        except Exception as exc:
             # The database is away: a key that was valid moments ago keeps working, so an outage
             # of the hub's own database does not fail calls to upstreams that are fine.
-            if hit is not None:
+            if hit is not None and _database_away(exc):
                 return hit[1]
             raise
         self._auth_cache[key] = (now, caller)
@@ -135,8 +144,8 @@ class App:
         try:
             async with self.sessions() as session:
                 caller = await accounts.caller_for_user(session, "demo", "admin")
-        except StoreError:
-            if hit is not None:
+        except Exception as exc:
+            if hit is not None and _database_away(exc):
                 return hit[1]
             raise
         self._auth_cache[""] = (now, caller)

@@ -252,6 +252,7 @@ async def sigterm_under_load(
                         report.completed.append(tag)
                         if result.is_error:
                             report.failed.append(f"{tag}: {result.content}")
+                            return
                         if len(report.completed) >= warmup:
                             enough.set()
             except Exception as exc:  # the caller's view of the shutdown, whatever form it takes

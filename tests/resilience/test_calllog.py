@@ -7,6 +7,7 @@ import signal
 import sqlite3
 import subprocess
 import sys
+import time
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
@@ -25,7 +26,7 @@ from hub.store.calllog import CallLog, CallRecord
 from hub.store.db import create_engine, create_sessionmaker
 from hub.store.models import Base
 from hub.tools import status
-from tests.resilience.support import HERE, PG_URL, unavailable
+from tests.resilience.support import HERE, PG_URL, echo_entry, hub, unavailable, wait_for_tool
 
 pytestmark = pytest.mark.anyio
 
@@ -231,3 +232,34 @@ async def test_ten_thousand_calls_across_a_postgres_outage_lose_no_row(
         assert await stored(engine) == (10_000, 10_000, 10_000)
     finally:
         await engine.dispose()
+
+
+@pytest.mark.postgres
+async def test_a_known_caller_keeps_calling_through_a_postgres_outage_after_its_cache_entry_aged(
+    postgres_db: tuple[str, str], tmp_path: Path
+) -> None:
+    url, admin = postgres_db
+    name = url.rpartition("/")[2]
+    async with hub(tmp_path, {"echo": echo_entry()}, database_url=url) as (app, client):
+        await wait_for_tool(client, "echo__echo")
+        assert not (await client.call_tool("echo__echo", {"text": "before"})).is_error
+        # Older than the cache's freshness: the next call asks the database, which is away by then.
+        for key, (_, caller) in list(app._auth_cache.items()):
+            app._auth_cache[key] = (time.monotonic() - 3600, caller)
+        control = await asyncpg.connect(admin)
+        try:
+            await control.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS false')
+            await control.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1", name
+            )
+            assert not (await client.call_tool("echo__echo", {"text": "during"})).is_error
+            await control.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS true')
+            with anyio.fail_after(30):
+                while app.calllog.pending:
+                    await app.calllog.flush()
+        finally:
+            await control.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS true')
+            await control.close()
+        async with app.engine.connect() as conn:
+            texts = (await conn.execute(select(_logs.c.input_data))).scalars().all()
+    assert sorted(t["text"] for t in texts) == ["before", "during"]
