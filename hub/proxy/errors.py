@@ -25,12 +25,35 @@ from hub.proxy.transport import LinkStatus
 __all__ = ["RequestStateError", "UpstreamRPCError", "map_errors", "translate"]
 
 
+# The JSON-RPC errors by which a server refuses a request as it was asked. They are about the caller's
+# request (bad params, a capability it lacks, an unknown resource), not about the upstream's health.
+_REFUSALS = frozenset(
+    {
+        types.INVALID_REQUEST,
+        types.METHOD_NOT_FOUND,
+        types.INVALID_PARAMS,
+        types.MISSING_REQUIRED_CLIENT_CAPABILITY,
+        types.URL_ELICITATION_REQUIRED,
+        -32002,  # "resource not found" before SEP-2164 settled on -32602
+    }
+)
+
+
 class UpstreamRPCError(UpstreamProtocolError):
     """The upstream answered with a JSON-RPC error; ``error`` is its answer, to pass on verbatim."""
 
     def __init__(self, message: str, *, error: types.ErrorData, where: str | None = None) -> None:
         super().__init__(message, where=where)
         self.error = error
+
+    @property
+    def refusal(self) -> bool:
+        """Whether the upstream refused the request as asked, which its caller must hear as is.
+
+        Otherwise the upstream failed (-32603, which the SDK also makes of an HTTP 5xx, or a code of
+        its own): a fault of the upstream, reported as the hub reports any.
+        """
+        return self.error.code in _REFUSALS
 
 
 class RequestStateError(InputError):

@@ -75,10 +75,11 @@ def _require(caller: Caller, permission: str) -> None:
 def to_mcp_error(exc: HubError) -> MCPError:
     """The JSON-RPC error a hub error becomes at the server face.
 
-    An upstream's own JSON-RPC error passes as it came: its code and data mean something to the caller
-    (-32602 with ``data.uri`` for an unknown resource, -32021 naming the capability the call needs).
+    An upstream's refusal of the request passes as it came: its code and data mean something to the
+    caller (-32602 with ``data.uri`` for an unknown resource, -32021 naming the capability the call
+    needs). Other upstream errors are the upstream failing, reported like any hub error.
     """
-    if isinstance(exc, UpstreamRPCError):
+    if isinstance(exc, UpstreamRPCError) and exc.refusal:
         return MCPError.from_error_data(exc.error)
     data: dict[str, Any] = {"kind": type(exc).__name__, "retriable": exc.retriable}
     if exc.where:
@@ -503,11 +504,12 @@ def build_server(app: App) -> Server[Any]:
             raise _not_found(exc, f"Unknown tool: {params.name}", name=params.name) from exc
         except HubError as exc:
             raise to_mcp_error(exc) from exc
-        if isinstance(outcome.error, UpstreamRPCError | RequestStateError):
+        error = outcome.error
+        if isinstance(error, RequestStateError) or (isinstance(error, UpstreamRPCError) and error.refusal):
             # Not the tool failing but the request: the upstream refused it with a JSON-RPC error (a
             # capability the caller lacks, bad input responses), or its request_state is not valid.
             # The caller needs the protocol error, code and data, not a tool result describing one.
-            raise to_mcp_error(outcome.error)
+            raise to_mcp_error(error)
         if outcome.passthrough is not None:
             payload = outcome.passthrough.payload
             assert isinstance(payload, types.CallToolResult | types.InputRequiredResult)
