@@ -41,7 +41,7 @@ from hub.proxy.errors import RequestStateError
 from hub.server.listing import ToolListCache, input_schema_lookup, listed_now
 from hub.tools.base import SampledText, SampleFn, ToolSpec
 from hub.tools.judgments import deferred_sampler
-from hub.upstreams import hop_meta
+from hub.upstreams import LiveServer, hop_meta
 
 __all__ = ["CALLER_SCOPE_KEY", "build_server", "caller_of", "to_mcp_error"]
 
@@ -528,7 +528,7 @@ def build_server(app: App) -> Server[Any]:
         if state is not None:
             state[LOG_LEVEL_STATE_KEY] = params.level
 
-        async def tell(live: Any) -> None:
+        async def tell(live: LiveServer) -> None:
             try:
                 await live.upstream.set_logging_level(params.level, timeout_seconds=SET_LEVEL_SECONDS)
             except HubError as exc:
