@@ -30,6 +30,8 @@ class Settings(BaseSettings):
     redis_url: str | None = Field(default=None, description="shares circuit-breaker state between processes")
 
     # Upstream defaults; each server may override them in mcp.json.
+    # On SIGTERM: how long calls in flight may take to finish before they are cut off.
+    shutdown_grace_seconds: float = Field(default=10.0, ge=0)
     call_timeout_seconds: float = 60.0
     connect_timeout_seconds: float = 30.0
     # Upstreams starting at once: a few at a time keep each within its connect timeout when a hub

@@ -5,7 +5,7 @@ the pid file in the data directory); SIGTERM and SIGINT stop the hub gracefully:
 
 1. stop accepting: the listening sockets close (HTTP), and the dispatcher refuses new calls with
    ``ShuttingDown`` on the connections that stay open;
-2. the calls in flight get ``SHUTDOWN_GRACE_SECONDS`` to finish; those still running then end with
+2. the calls in flight get ``HUB_SHUTDOWN_GRACE_SECONDS`` (default 10) to finish; those still running then end with
    ``ShuttingDown`` (a clear error for the caller, a row in the call log);
 3. the connections close: answered requests complete, and the streams that only wait for server
    messages (streamable HTTP's GET, SSE, websockets) are ended instead of being waited for;
@@ -44,8 +44,6 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 PID_FILE = "hub.pid"
-# How long the calls in flight at SIGTERM may take to finish.
-SHUTDOWN_GRACE_SECONDS = 10.0
 # Once the last call has returned, its answer (and progress queued before it) is still on its way to
 # the caller: the streams are ended only after nothing has been sent on them for this long...
 _QUIET_SECONDS = 0.2
@@ -223,11 +221,10 @@ async def _shut_down(
             listener.close()
     drain = app.dispatcher.drain
     log.warning("shutdown: stopping; waiting for %d call(s) in flight", drain.in_flight)
-    cut = await drain.drain(SHUTDOWN_GRACE_SECONDS)
+    grace = app.settings.shutdown_grace_seconds
+    cut = await drain.drain(grace)
     if cut:
-        log.warning(
-            "shutdown: %d call(s) still running after %.0f s were cut off", cut, SHUTDOWN_GRACE_SECONDS
-        )
+        log.warning("shutdown: %d call(s) still running after %.1f s were cut off", cut, grace)
     await outbound.settled()
     if streams is not None:
         streams.end_all()
