@@ -95,7 +95,8 @@ class StateSeal:
         if not hmac.compare_digest(given, self._mac(audience, encoded)):
             # Altered in transit, forged, or issued to another caller: the MAC covers all three alike.
             raise RequestStateError(
-                "request_state failed its integrity check: it was altered, or issued to another caller"
+                "request_state failed its integrity check: it was altered, issued to another caller, or "
+                "issued before the hub or this upstream restarted; send the request again without it"
             )
         try:
             body = json.loads(_unb64(encoded))
