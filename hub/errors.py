@@ -50,7 +50,9 @@ __all__ = [
 ]
 
 # JSON-RPC codes: -32602 invalid params, -32601 method/tool not found, -32603 internal.
-# The -320xx range is the implementation-defined server-error range of JSON-RPC 2.0.
+# The -320xx range is the implementation-defined server-error range of JSON-RPC 2.0. MCP itself
+# takes -32000..-32002, -32020..-32022 and -32042 from it; the hub's own codes stay clear of those
+# so that a caller never reads a hub timeout as, say, a missing client capability.
 
 
 class HubError(Exception):
@@ -89,7 +91,7 @@ class PayloadTooLarge(InputError):
 class AuthError(HubError):
     """Credentials are missing, unknown or revoked."""
 
-    code = -32001
+    code = -32011
 
 
 class PermissionDenied(HubError):
@@ -120,26 +122,26 @@ class StoreError(HubError):
 class UpstreamError(HubError):
     """An upstream MCP server failed."""
 
-    code = -32020
+    code = -32070
     retriable = True
 
 
 class UpstreamTimeout(UpstreamError):
     """An upstream did not answer in time."""
 
-    code = -32021
+    code = -32071
 
 
 class UpstreamUnavailable(UpstreamError):
     """An upstream is not connected, has exited, or its circuit breaker is open."""
 
-    code = -32022
+    code = -32072
 
 
 class UpstreamProtocolError(UpstreamError):
     """An upstream sent something that is not valid MCP."""
 
-    code = -32023
+    code = -32073
     retriable = False
 
 
