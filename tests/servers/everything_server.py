@@ -840,7 +840,9 @@ async def serve_stdio(server: EverythingServer) -> None:
 async def serve_http(server: EverythingServer, host: str, port: int) -> None:
     """Serve streamable HTTP at /mcp, resumable so the SSE polling scenario can reconnect."""
     app = server.streamable_http_app(event_store=MemoryEventStore(), retry_interval=100, host=host)
-    config = uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="on")
+    # h11, not httptools: h11 trims the whitespace around header values as RFC 9110 asks, and the
+    # suite sends a padded Mcp-Param header to check exactly that.
+    config = uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="on", http="h11")
     await uvicorn.Server(config).serve()
 
 
