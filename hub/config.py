@@ -65,7 +65,7 @@ class ServerEntry(_Strict):
     connect_timeout_seconds: float | None = Field(default=None, gt=0, le=600)
     tool_timeouts: dict[str, float] = Field(default_factory=dict)
     breaker: BreakerConfig | None = None
-    protocol_era: Literal["legacy", "auto", "modern"] = "legacy"
+    protocol_era: Literal["legacy", "auto", "modern"] = "auto"
     disabled: bool = False
     description: str | None = None
 
