@@ -235,7 +235,7 @@ ERAS = {"legacy": "2025-11-25", "auto": MODERN}
 
 async def bench_listing(upstreams: int, tools_each: int, connect_limit: int) -> None:
     """tools/list through a hub process fronting many stdio upstreams, over HTTP in both eras."""
-    many = max(0, tools_each - 13)  # the echo server has 13 tools of its own
+    many = max(0, tools_each - 14)  # the echo server has 14 tools of its own
     with tempfile.TemporaryDirectory() as tmp:
         env = hub_env(Path(tmp), HUB_CONNECT_CONCURRENCY=str(connect_limit))
         cfg = {

@@ -162,6 +162,7 @@ class LiveServer:
 
 
 ChangeListener = Callable[[uuid.UUID], Awaitable[None]]
+ResourceListener = Callable[[uuid.UUID, str], Awaitable[None]]
 
 
 class UpstreamRegistry:
@@ -174,6 +175,8 @@ class UpstreamRegistry:
         self._connect_gate = anyio.Semaphore(app.settings.connect_concurrency)
         self._tg: anyio.abc.TaskGroup | None = None
         self.listeners: list[ChangeListener] = []
+        # Told (tenant, public URI) when an upstream says a subscribed resource changed.
+        self.resource_listeners: list[ResourceListener] = []
         self._sync_lock = anyio.Lock()
 
     # -- the router --------------------------------------------------------------------------
@@ -327,6 +330,7 @@ class UpstreamRegistry:
         upstream = Upstream.from_spec(
             spec_of(record.name, record.entry, self._app.settings),
             on_change=lambda snap, rec=record: self._on_change(rec, snap),
+            on_resource_updated=lambda _name, uri, rec=record: self._resource_updated(rec, uri),
             connect_gate=self._connect_gate,
         )
         # One limiter for every live server's health checks: found on the others, made by the first.
@@ -441,6 +445,17 @@ class UpstreamRegistry:
                 catalog[name] = entry
                 live.tools[name] = entry
         self._catalog[tenant_id] = catalog
+
+    async def _resource_updated(self, record: ServerRecord, uri: str) -> None:
+        live = self._live.get((record.tenant_id, record.name))
+        if live is None:
+            return
+        public = public_uri(live.prefix, uri)
+        for listener in list(self.resource_listeners):
+            try:
+                await listener(record.tenant_id, public)
+            except Exception:
+                log.exception("telling subscribers that %s changed failed", public)
 
     async def _notify(self, tenant_id: uuid.UUID) -> None:
         for listener in list(self.listeners):

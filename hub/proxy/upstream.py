@@ -475,7 +475,13 @@ class Upstream:
                         task_status.started()
                         started = True
                         async for event in stream:
-                            if isinstance(event, ResourceUpdated) and self._on_resource_updated is not None:
+                            # Notifications of one link reach every listen stream on it; each URI's
+                            # update is passed on by that URI's stream alone, once.
+                            if (
+                                isinstance(event, ResourceUpdated)
+                                and event.uri == uri
+                                and self._on_resource_updated is not None
+                            ):
                                 await self._on_resource_updated(self.name, event.uri)
             except (MCPError, SubscriptionLost, TimeoutError) as exc:
                 if not started:
@@ -854,9 +860,7 @@ class Upstream:
                 started = True
                 async for event in subscription:
                     if isinstance(event, ResourceUpdated):
-                        if self._on_resource_updated is not None:
-                            await self._on_resource_updated(self.name, event.uri)
-                        continue
+                        continue  # passed on by the stream watching that URI (_watch)
                     self._dirty.update(kinds.get(type(event), ()))
                     self._wake.set()
         except (MCPError, SubscriptionLost, ListenNotSupportedError, TimeoutError) as exc:
@@ -943,7 +947,10 @@ class Upstream:
             case types.PromptListChangedNotification():
                 self._dirty.add("prompts")
             case types.ResourceUpdatedNotification(params=params):
-                if self._on_resource_updated is not None:
+                # On a 2026-era link the same update also arrives on the URI's listen stream, which
+                # passes it on (_watch); here it is the handshake era's only path.
+                link = self._link
+                if self._on_resource_updated is not None and not (link is not None and link.modern):
                     await self._on_resource_updated(self.name, str(params.uri))
                 return
             case _:

@@ -28,6 +28,7 @@ from mcp.server.subscriptions import (
 )
 from mcp.shared.exceptions import MCPDeprecationWarning, MCPError
 from mcp.shared.message import ServerMessageMetadata
+from mcp.shared.subscriptions import ServerEvent
 from mcp_types import LOG_LEVEL_META_KEY
 from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 
@@ -39,6 +40,7 @@ from hub.identity import Caller
 from hub.proxy import Forwarder, UpstreamRPCError
 from hub.proxy.errors import RequestStateError
 from hub.server.listing import ToolListCache, input_schema_lookup, listed_now
+from hub.server.subscribers import ResourceSubscribers
 from hub.tools.base import SampledText, SampleFn, ToolSpec
 from hub.tools.judgments import deferred_sampler
 from hub.upstreams import LiveServer, hop_meta
@@ -327,6 +329,12 @@ class ChangeStreams:
         for event in (ToolsListChanged(), PromptsListChanged(), ResourcesListChanged()):
             await entry[0].publish(event)
 
+    async def publish(self, tenant_id: uuid.UUID, event: ServerEvent) -> None:
+        """Hand one event to the tenant's listen streams, if it has any."""
+        entry = self._tenants.get(tenant_id)
+        if entry is not None:
+            await entry[0].publish(event)
+
 
 def _not_found(exc: NotFound, message: str, **data: str) -> MCPError:
     """SEP-2164: a resource, prompt or tool nobody offers is -32602 naming it, not a hub-specific code."""
@@ -339,6 +347,8 @@ def build_server(app: App) -> Server[Any]:
     app.list_changed_listeners.append(notifier.notify)
     streams = ChangeStreams()
     app.list_changed_listeners.append(streams.notify)
+    subscribers = ResourceSubscribers(streams.publish)
+    app.upstreams.resource_listeners.append(subscribers.deliver)
 
     def listed(caller: Caller) -> list[object]:
         # Own tools and routed hub tools as ToolSpec, upstream tools as ready descriptions; the
@@ -466,7 +476,15 @@ def build_server(app: App) -> Server[Any]:
         _require(caller, "mcp:read")
         try:
             live, own_uri = app.upstreams.route_uri(caller, uri)
-            await (live.upstream.subscribe if on else live.upstream.unsubscribe)(own_uri)
+            # One upstream subscription per tenant and URI, made by the first caller, ended by the last.
+            if on and subscribers.add(caller.tenant_id, uri, ctx):
+                try:
+                    await live.upstream.subscribe(own_uri)
+                except BaseException:
+                    subscribers.remove(caller.tenant_id, uri, ctx)
+                    raise
+            elif not on and subscribers.remove(caller.tenant_id, uri, ctx):
+                await live.upstream.unsubscribe(own_uri)
         except HubError as exc:
             raise to_mcp_error(exc) from exc
         return types.EmptyResult()

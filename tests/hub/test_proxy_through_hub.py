@@ -264,6 +264,49 @@ async def test_resources_prompts_and_completion_are_proxied_under_unique_names(t
         assert done.completion.values == ["alice", "albert"]
 
 
+# resources/subscribe is a handshake-era method; the SDK warns about it whatever the session's era.
+@pytest.mark.filterwarnings("ignore::mcp.shared.exceptions.MCPDeprecationWarning")
+@pytest.mark.parametrize("era", ["legacy", "auto"])
+async def test_a_resource_update_reaches_exactly_the_callers_subscribed_to_it(
+    tmp_path: Path, era: str
+) -> None:
+    server = EchoServer("stdio", many=0)
+    uri = "hub://echo/test://static"
+    heard: dict[str, list[str]] = {"a": [], "b": [], "c": []}
+    got = anyio.Event()
+
+    def handler(who: str) -> Any:
+        async def on_message(message: object) -> None:
+            if isinstance(message, types.ResourceUpdatedNotification):
+                heard[who].append(str(message.params.uri))
+                got.set()
+
+        return on_message
+
+    entry = {**entry_for(server), "protocol_era": era}
+    async with hub_app(tmp_path, {"mcpServers": {"echo": entry}}) as app:
+        hub = build_server(app)
+        async with (
+            Client(hub, mode="legacy", message_handler=handler("a")) as a,
+            Client(hub, mode="legacy", message_handler=handler("b")) as b,
+            Client(hub, mode="legacy", message_handler=handler("c")) as c,
+        ):
+            await wait_for_tool(a, "echo__touch")
+            await a.subscribe_resource(uri)
+            await b.subscribe_resource(uri)
+            assert not (await c.call_tool("echo__touch", {})).is_error
+            with anyio.fail_after(10):
+                while len(heard["a"]) < 1 or len(heard["b"]) < 1:
+                    await anyio.sleep(0.02)
+            await b.unsubscribe_resource(uri)
+            assert not (await c.call_tool("echo__touch", {})).is_error
+            with anyio.fail_after(10):
+                while len(heard["a"]) < 2:
+                    await anyio.sleep(0.02)
+            await anyio.sleep(0.2)  # room for a wrong delivery to arrive
+    assert heard == {"a": [uri, uri], "b": [uri], "c": []}
+
+
 async def test_an_upstream_tool_list_change_reaches_the_caller_and_the_catalog(tmp_path: Path) -> None:
     server = EchoServer("stdio", many=0)
     changed = anyio.Event()

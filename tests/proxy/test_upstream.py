@@ -14,7 +14,7 @@ from tests.proxy.support import EchoServer
 
 pytestmark = pytest.mark.anyio
 
-BASE_TOOL_COUNT = 13
+BASE_TOOL_COUNT = 14
 
 
 def text_of(result: types.CallToolResult | types.InputRequiredResult) -> str:

@@ -3,7 +3,7 @@
     python tests/servers/echo_server.py --transport stdio|sse|streamable-http|websocket [--port N] [--many 250]
 
 Network transports bind 127.0.0.1 (``--port 0`` picks a free port) and print ``READY <port>`` on stdout
-once they accept connections. Tools: ``echo``, ``add``, ``slow`` (progress), ``sample`` (sampling),
+once they accept connections. Tools: ``echo``, ``add``, ``touch`` (resource updated), ``slow`` (progress), ``sample`` (sampling),
 ``ask`` (elicitation), ``shout`` (logging), ``grow`` (adds a tool, sends tools/list_changed), ``hang``
 (waits to be cancelled) and ``cancellations`` (waits until a cancellation reached the server),
 ``crash`` (exits at once), ``spawn`` (starts a grandchild, returns its pid), ``corrupt`` (stdio: writes
@@ -30,7 +30,7 @@ from mcp.server.sse import SseServerTransport
 from mcp.server.stdio import stdio_server
 from mcp.server.subscriptions import InMemorySubscriptionBus, ListenHandler
 from mcp.shared.exceptions import MCPDeprecationWarning
-from mcp.shared.subscriptions import ToolsListChanged
+from mcp.shared.subscriptions import ResourceUpdated, ToolsListChanged
 from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -71,6 +71,7 @@ BASE_TOOLS = [
     _tool("ask", "Ask the user", {"question": {"type": "string"}}),
     _tool("shout", "Log a message", {"message": {"type": "string"}}),
     _tool("grow", "Add a tool and announce it"),
+    _tool("touch", "Announce that test://static changed"),
     _tool("hang", "Wait until cancelled"),
     _tool("cancellations", "Wait until a cancellation arrived; return how many"),
     _tool("crash", "Exit at once", {"code": {"type": "integer"}}),
@@ -170,6 +171,12 @@ def build(state: State) -> Server[Any]:
             else:
                 await ctx.session.send_tool_list_changed()
             return text(f"extra{state.extra - 1}")
+        if name == "touch":
+            if ctx.protocol_version in MODERN_PROTOCOL_VERSIONS:
+                await state.bus.publish(ResourceUpdated(uri="test://static"))
+            else:
+                await ctx.session.send_resource_updated("test://static")
+            return text("touched")
         if name == "hang":
             try:
                 await anyio.sleep_forever()
