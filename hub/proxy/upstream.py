@@ -160,6 +160,8 @@ class Upstream:
         self._wake = anyio.Event()  # rediscovery wanted or the link is over
         self._dirty: set[str] = set()
         self._retry_now = anyio.Event()
+        self._attempt_started = -math.inf
+        self._failed_attempts = 0
         self._task_group: anyio.abc.TaskGroup | None = None
         self._stopped = anyio.Event()
         # Calls held open for 2026-era callers of a handshake-era link, and the seal of their states.
@@ -214,6 +216,19 @@ class Upstream:
                 await self._ready.wait()
             return self._snapshot
         raise self._unavailable("not connected in time")
+
+    def attempt_soon(self, min_interval: float = 0.25) -> None:
+        """Ask for a connect attempt now instead of after the backoff wait, unless one started less than
+        ``min_interval`` s ago: calls waiting for a dropped upstream must not become a connect storm."""
+        if self.connected or self._closing:
+            return
+        if anyio.current_time() - self._attempt_started >= min_interval:
+            self._retry_now.set()
+
+    @property
+    def failed_attempts(self) -> int:
+        """How many connect attempts have failed so far (a waiting call compares before and after)."""
+        return self._failed_attempts
 
     def reconnect(self) -> None:
         """Drop the current link (if any) and connect again at once, skipping any backoff wait."""
@@ -717,7 +732,7 @@ class Upstream:
         delay = initial
         while not self._closing:
             self._retry_now = anyio.Event()
-            opened_at = anyio.current_time()
+            opened_at = self._attempt_started = anyio.current_time()
             try:
                 await self._serve_one_link()
             except Exception as exc:
@@ -726,6 +741,7 @@ class Upstream:
                     logger.exception("upstream %s: unexpected failure", self.name)
                     mapped = UpstreamUnavailable(f"{type(exc).__name__}: {exc}", where=self.name)
                 self._last_error = mapped
+                self._failed_attempts += 1
                 logger.warning("upstream %s: %s", self.name, mapped)
             finally:
                 self._connecting = False

@@ -119,15 +119,20 @@ class UpstreamGuard:
         """Wait up to ``seconds`` for a dropped upstream to be back; give up once a reconnect attempt fails.
 
         A server that is gone refuses each attempt within milliseconds, so sitting out the whole wait
-        would only hold the caller's error back. ``last_error`` is cleared by every successful connect
-        and set by every failed one, which makes it the sign that the upstream is down now.
+        would only hold the caller's error back; the call asks for an attempt now and takes its outcome.
         """
         upstream = self.upstream
+        # Only an attempt that fails after this call began says the server is down now: an older
+        # failure may date from before the server came back, while the upstream sits in its backoff.
+        before = upstream.failed_attempts
         with anyio.move_on_after(seconds):
             while not upstream.connected:
-                error = upstream.last_error
-                if error is not None:
-                    raise UpstreamUnavailable(f"reconnecting failed: {error.message}", where=upstream.name)
+                if upstream.failed_attempts > before:
+                    error = upstream.last_error
+                    detail = error.message if error is not None else "the connect attempt failed"
+                    raise UpstreamUnavailable(f"reconnecting failed: {detail}", where=upstream.name)
+                # Rate-limited by the upstream, so many waiting calls make one attempt, not many.
+                upstream.attempt_soon()
                 # Polled: the upstream signals when it is ready, not when an attempt has failed.
                 await anyio.sleep(_RECONNECT_POLL_SECONDS)
             return

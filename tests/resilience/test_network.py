@@ -66,6 +66,36 @@ async def test_a_closed_socket_fails_calls_at_once_and_the_upstream_comes_back_a
         server.stop()
 
 
+async def test_calls_right_after_a_server_is_back_succeed_although_the_last_attempt_had_failed(
+    tmp_path: Path,
+) -> None:
+    # A failure of a connect attempt made while the server was down must not fail the calls made
+    # once it is back (while the upstream still sits in its backoff): they would open the breaker
+    # of a healthy server for its whole reset timeout.
+    server = EchoServer("streamable_http", many=0)
+    server.start()
+    try:
+        spec = server.spec()
+        entry = {"url": spec.url, "transport": "streamable_http", "connect_timeout_seconds": 2}
+        async with hub(tmp_path, {"echo": entry}) as (app, client):
+            await wait_for_tool(client, "echo__echo")
+            live, guard = guarded(app, "echo")
+            server.stop()
+            assert (
+                error_of(await client.call_tool("echo__echo", {"text": "x"}))["kind"] == "UpstreamUnavailable"
+            )
+            with anyio.fail_after(30):
+                while live.upstream.failed_attempts < 1:
+                    await anyio.sleep(0.01)
+            await server.restart()
+            for i in range(guard.breaker.fail_max + 1):
+                result = await client.call_tool("echo__echo", {"text": f"back{i}"})
+                assert not result.is_error, result.content
+            assert guard.breaker.state == "closed"
+    finally:
+        server.stop()
+
+
 @pytest.mark.parametrize("transport", NETWORK)
 async def test_a_call_in_flight_when_the_server_dies_fails_with_the_cause_and_tools_are_rediscovered(
     tmp_path: Path, transport: TransportKind
