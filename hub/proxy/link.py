@@ -25,7 +25,23 @@ __all__ = ["Declaration", "DeclaringWriteStream", "WatchedReadStream", "declarin
 Item = SessionMessage | Exception
 
 
-class WatchedReadStream:
+class ClosingStream:
+    """``async with`` for a stream wrapper: leaving the block closes the stream (``aclose``)."""
+
+    async def aclose(self) -> None:
+        raise NotImplementedError
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> bool | None:
+        await self.aclose()
+        return None
+
+
+class WatchedReadStream(ClosingStream):
     """Passes a transport's read stream through to the session, reporting as items go by.
 
     The session learns of transport errors only in a spawned task, after later messages may already have
@@ -81,15 +97,6 @@ class WatchedReadStream:
         self._report_close()
         await self._inner.aclose()
 
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> bool | None:
-        await self.aclose()
-        return None
-
 
 @dataclass(frozen=True, slots=True)
 class Declaration:
@@ -115,7 +122,7 @@ def declaring(declaration: Declaration | None) -> Iterator[None]:
         _declaration.reset(token)
 
 
-class DeclaringWriteStream:
+class DeclaringWriteStream(ClosingStream):
     """Passes messages to a transport's write stream, re-declaring the client on 2026-era requests.
 
     The SDK stamps its session's own capability ad on every 2026-era request and offers no per-request
@@ -139,15 +146,6 @@ class DeclaringWriteStream:
     async def aclose(self) -> None:
         """Close the underlying stream."""
         await self._inner.aclose()
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> bool | None:
-        await self.aclose()
-        return None
 
 
 def _redeclared(item: SessionMessage, declaration: Declaration) -> SessionMessage:

@@ -21,8 +21,7 @@ import signal
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager, suppress
 from pathlib import Path
-from types import TracebackType
-from typing import Self, TypeVar
+from typing import TypeVar
 
 import anyio
 import uvicorn
@@ -33,6 +32,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from hub.app import App, open_app
 from hub.errors import ConfigError, HubError
+from hub.proxy.link import ClosingStream
 from hub.server.http import build_http_app, is_loopback
 from hub.server.mcp import build_server
 from hub.settings import Settings
@@ -99,7 +99,7 @@ class _Outbound:
                 await anyio.sleep(_QUIET_SECONDS / 4)
 
 
-class _CountedWrite:
+class _CountedWrite(ClosingStream):
     """The stdio server's write stream, its sends counted by an ``_Outbound``."""
 
     def __init__(self, inner: WriteStream[SessionMessage], outbound: _Outbound) -> None:
@@ -111,15 +111,6 @@ class _CountedWrite:
 
     async def aclose(self) -> None:
         await self._inner.aclose()
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> bool | None:
-        await self.aclose()
-        return None
 
 
 class _Streams:
