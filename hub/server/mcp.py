@@ -9,40 +9,33 @@ from __future__ import annotations
 
 import functools
 import logging
-import uuid
 import warnings
-from collections.abc import Mapping
-from typing import Any, get_args
+from typing import Any
 
 import anyio
 import mcp.types as types
 import orjson
 from mcp.server.context import ServerRequestContext
 from mcp.server.lowlevel import NotificationOptions, Server
-from mcp.server.subscriptions import (
-    InMemorySubscriptionBus,
-    ListenHandler,
-    PromptsListChanged,
-    ResourcesListChanged,
-    ToolsListChanged,
-)
 from mcp.shared.exceptions import MCPDeprecationWarning, MCPError
-from mcp.shared.message import ServerMessageMetadata
-from mcp.shared.subscriptions import ServerEvent
-from mcp_types import LOG_LEVEL_META_KEY
-from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 
 from hub import __version__
 from hub.app import App
 from hub.dispatch import CallOutcome
 from hub.errors import AuthError, HubError, NotFound, PermissionDenied
 from hub.identity import Caller
-from hub.proxy import Forwarder, UpstreamRPCError
+from hub.proxy import UpstreamRPCError
 from hub.proxy.errors import RequestStateError
+from hub.server.forwarding import (
+    LOG_LEVEL_STATE_KEY,
+    connection_state,
+    deferred_sampler_for,
+    forwarder_for,
+    sampler_for,
+)
 from hub.server.listing import ToolListCache, input_schema_lookup, listed_now
-from hub.server.subscribers import ResourceSubscribers
-from hub.tools.base import SampledText, SampleFn, ToolSpec
-from hub.tools.judgments import deferred_sampler
+from hub.server.subscribers import ChangeStreams, ListChangedNotifier, ResourceSubscribers
+from hub.tools.base import ToolSpec
 from hub.upstreams import LiveServer, hop_meta
 
 __all__ = ["CALLER_SCOPE_KEY", "build_server", "caller_of", "to_mcp_error"]
@@ -52,10 +45,6 @@ log = logging.getLogger(__name__)
 # Where HTTP-like faces leave the authenticated caller in the ASGI scope's "state".
 CALLER_SCOPE_KEY = "hub.caller"
 
-# Where a handshake-era connection's ``logging/setLevel`` choice is kept (the SDK's per-connection state).
-LOG_LEVEL_STATE_KEY = "hub.log_level"
-# Least severe first, the spec's order.
-LOG_LEVELS: tuple[types.LoggingLevel, ...] = get_args(types.LoggingLevel)
 # How long ``logging/setLevel`` waits for the upstreams to take the new level before answering anyway.
 SET_LEVEL_SECONDS = 10.0
 
@@ -148,192 +137,6 @@ def result_of(outcome: CallOutcome) -> types.CallToolResult:
     return types.CallToolResult(
         content=[types.TextContent(type="text", text=text)], structured_content=structured, is_error=False
     )
-
-
-def sampler_for(ctx: ServerRequestContext[Any, Any]) -> SampleFn | None:
-    """An LLM through the calling client, when it declared sampling and the channel allows it."""
-    caps = ctx.session.client_capabilities
-    if caps is None or caps.sampling is None or not ctx.session.can_send_request:
-        return None
-
-    async def sample(system: str, user: str, max_tokens: int, temperature: float | None) -> SampledText:
-        with warnings.catch_warnings():
-            # Sampling is deprecated at 2026-07-28, yet it is the only way to reach the caller's LLM.
-            warnings.simplefilter("ignore", MCPDeprecationWarning)
-            result = await ctx.session.create_message(
-                [types.SamplingMessage(role="user", content=types.TextContent(type="text", text=user))],
-                max_tokens=max_tokens,
-                system_prompt=system,
-                temperature=temperature,
-                related_request_id=ctx.request_id,
-            )
-        content = result.content
-        text = content.text if isinstance(content, types.TextContent) else ""
-        return SampledText(text=text, model=result.model, stop_reason=result.stop_reason)
-
-    return sample
-
-
-def _deferred_sampler_for(
-    ctx: ServerRequestContext[Any, Any], params: types.CallToolRequestParams
-) -> SampleFn | None:
-    """Sampling for 2026-07-28 callers, which cannot be sent a request mid-call: the question goes
-    back as an input-required result and the answer arrives on the retry (``hub.tools.judgments``)."""
-    caps = ctx.session.client_capabilities
-    if ctx.protocol_version not in MODERN_PROTOCOL_VERSIONS or caps is None or caps.sampling is None:
-        return None
-    return deferred_sampler(params.input_responses, params.request_state)
-
-
-def audience_of(caller: Caller) -> str:
-    """Whom a ``request_state`` the hub issues is bound to: the caller's tenant and user."""
-    return f"{caller.tenant_id}/{caller.user_id or caller.username}"
-
-
-def _connection_state(ctx: ServerRequestContext[Any, Any]) -> dict[str, Any] | None:
-    """The SDK's per-connection state dict, where one connection's settings live between its requests."""
-    state = getattr(getattr(ctx.session, "_connection", None), "state", None)
-    return state if isinstance(state, dict) else None
-
-
-def _log_level_of(
-    ctx: ServerRequestContext[Any, Any], meta: Mapping[str, Any] | None
-) -> types.LoggingLevel | None:
-    """The least severe log level this request's caller takes, or None for no logs.
-
-    2026-07-28 makes logs a per-request opt-in (``_meta`` logLevel); at 2025-11-25 a connection gets every
-    level until it calls ``logging/setLevel``.
-    """
-    if ctx.protocol_version in MODERN_PROTOCOL_VERSIONS:
-        requested = (meta or {}).get(LOG_LEVEL_META_KEY)
-        return requested if requested in LOG_LEVELS else None
-    state = _connection_state(ctx)
-    chosen = state.get(LOG_LEVEL_STATE_KEY) if state is not None else None
-    return chosen if chosen in LOG_LEVELS else "debug"
-
-
-def forwarder_for(
-    ctx: ServerRequestContext[Any, Any],
-    caller: Caller,
-    params: types.InputResponseRequestParams | None = None,
-) -> Forwarder:
-    """How an upstream's requests during this call reach the calling client, as far as it can take them.
-
-    A handshake-era client is sent them mid-call where its channel allows; a 2026-era client takes them
-    as an ``InputRequiredResult`` and answers on the retry, whose answers ``params`` carries.
-    """
-    session = ctx.session
-    modern = ctx.protocol_version in MODERN_PROTOCOL_VERSIONS
-    caps = session.client_capabilities
-    push = not modern and session.can_send_request
-    related = ServerMessageMetadata(related_request_id=ctx.request_id)
-
-    async def sampling(
-        params: types.CreateMessageRequestParams,
-    ) -> types.CreateMessageResult | types.ErrorData:
-        try:
-            return await session.send_request(
-                types.CreateMessageRequest(params=params), types.CreateMessageResult, metadata=related
-            )
-        except MCPError as exc:
-            return exc.error
-
-    async def elicitation(params: types.ElicitRequestParams) -> types.ElicitResult | types.ErrorData:
-        try:
-            return await session.send_request(
-                types.ElicitRequest(params=params), types.ElicitResult, metadata=related
-            )
-        except MCPError as exc:
-            return exc.error
-
-    async def roots() -> types.ListRootsResult | types.ErrorData:
-        try:
-            return await session.send_request(
-                types.ListRootsRequest(), types.ListRootsResult, metadata=related
-            )
-        except MCPError as exc:
-            return exc.error
-
-    meta = params.meta if params is not None else None
-    level = _log_level_of(ctx, meta)
-
-    async def log(params: types.LoggingMessageNotificationParams) -> None:
-        # The upstream's session is shared and set to the most verbose level anyone asked for; this
-        # caller gets only what it asked for.
-        if level is not None and LOG_LEVELS.index(params.level) >= LOG_LEVELS.index(level):
-            await session.send_notification(types.LoggingMessageNotification(params=params), ctx.request_id)
-
-    return Forwarder(
-        # One connection is one client: the SDK makes a session object per request but keeps the
-        # connection, so the connection identifies the owner of in-flight calls.
-        owner=getattr(session, "_connection", session),
-        sampling=sampling if push and caps is not None and caps.sampling is not None else None,
-        elicitation=elicitation if push and caps is not None and caps.elicitation is not None else None,
-        roots=roots if push and caps is not None and caps.roots is not None else None,
-        log=log if level is not None else None,
-        modern=modern,
-        audience=audience_of(caller),
-        capabilities=caps or types.ClientCapabilities(),
-        log_level=level,
-        input_responses=params.input_responses if params is not None else None,
-        request_state=params.request_state if params is not None else None,
-    )
-
-
-class ListChangedNotifier:
-    """Tells connected handshake-era clients of a tenant that the lists changed."""
-
-    def __init__(self) -> None:
-        self._sessions: dict[int, tuple[Any, Any]] = {}
-
-    def track(self, tenant_id: Any, ctx: ServerRequestContext[Any, Any]) -> None:
-        """Remember the connection a request came on."""
-        if ctx.protocol_version in MODERN_PROTOCOL_VERSIONS:
-            return
-        key = id(getattr(ctx.session, "_connection", ctx.session))
-        self._sessions[key] = (tenant_id, ctx.session)
-
-    async def notify(self, tenant_id: Any) -> None:
-        """Send tools/prompts/resources list_changed to every tracked connection of the tenant."""
-        for key, (tid, session) in list(self._sessions.items()):
-            if tid != tenant_id:
-                continue
-            try:
-                await session.send_tool_list_changed()
-                await session.send_prompt_list_changed()
-                await session.send_resource_list_changed()
-            except Exception:
-                # The connection is gone; forget it.
-                self._sessions.pop(key, None)
-
-
-class ChangeStreams:
-    """``subscriptions/listen`` (2026-07-28): one bus per tenant, so a tenant hears only its own changes."""
-
-    def __init__(self) -> None:
-        self._tenants: dict[uuid.UUID, tuple[InMemorySubscriptionBus, ListenHandler]] = {}
-
-    def handler(self, tenant_id: uuid.UUID) -> ListenHandler:
-        """The listen handler of a tenant's streams."""
-        entry = self._tenants.get(tenant_id)
-        if entry is None:
-            bus = InMemorySubscriptionBus()
-            entry = self._tenants[tenant_id] = (bus, ListenHandler(bus))
-        return entry[1]
-
-    async def notify(self, tenant_id: uuid.UUID) -> None:
-        """Tell the tenant's listeners that its lists changed (which ones, the registry does not say)."""
-        entry = self._tenants.get(tenant_id)
-        if entry is None:
-            return
-        for event in (ToolsListChanged(), PromptsListChanged(), ResourcesListChanged()):
-            await entry[0].publish(event)
-
-    async def publish(self, tenant_id: uuid.UUID, event: ServerEvent) -> None:
-        """Hand one event to the tenant's listen streams, if it has any."""
-        entry = self._tenants.get(tenant_id)
-        if entry is not None:
-            await entry[0].publish(event)
 
 
 def _not_found(exc: NotFound, message: str, **data: str) -> MCPError:
@@ -515,7 +318,7 @@ def build_server(app: App) -> Server[Any]:
                 params.arguments,
                 meta=meta,
                 progress=progress,
-                sample=sampler_for(ctx) or _deferred_sampler_for(ctx, params),
+                sample=sampler_for(ctx) or deferred_sampler_for(ctx, params),
                 forwarder=forwarder_for(ctx, caller, params),
             )
         except NotFound as exc:
@@ -542,7 +345,7 @@ def build_server(app: App) -> Server[Any]:
     ) -> types.EmptyResult:
         """2025-11-25: this connection's level, and a level every upstream of the tenant sends at least."""
         caller = await caller_of(app, ctx)
-        state = _connection_state(ctx)
+        state = connection_state(ctx)
         if state is not None:
             state[LOG_LEVEL_STATE_KEY] = params.level
 

@@ -1,4 +1,5 @@
-"""Resource subscriptions through the hub: who asked for which resource, and the upstream asked once.
+"""Telling callers about changes: list changes to every caller of a tenant, resource updates to the
+callers subscribed to them (the upstream asked once per tenant and URI).
 
 Callers subscribe to the public URI of an upstream resource. The hub subscribes upstream when the
 first caller of a tenant asks for a URI and unsubscribes when the last one leaves, so one upstream
@@ -15,10 +16,17 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from mcp.server.context import ServerRequestContext
+from mcp.server.subscriptions import (
+    InMemorySubscriptionBus,
+    ListenHandler,
+    PromptsListChanged,
+    ResourcesListChanged,
+    ToolsListChanged,
+)
 from mcp.shared.subscriptions import ResourceUpdated, ServerEvent
 from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 
-__all__ = ["ResourceSubscribers"]
+__all__ = ["ChangeStreams", "ListChangedNotifier", "ResourceSubscribers"]
 
 log = logging.getLogger(__name__)
 
@@ -76,3 +84,59 @@ class ResourceSubscribers:
 
 def _connection_of(ctx: ServerRequestContext[Any, Any]) -> int:
     return id(getattr(ctx.session, "_connection", ctx.session))
+
+
+class ListChangedNotifier:
+    """Tells connected handshake-era clients of a tenant that the lists changed."""
+
+    def __init__(self) -> None:
+        self._sessions: dict[int, tuple[Any, Any]] = {}
+
+    def track(self, tenant_id: Any, ctx: ServerRequestContext[Any, Any]) -> None:
+        """Remember the connection a request came on."""
+        if ctx.protocol_version in MODERN_PROTOCOL_VERSIONS:
+            return
+        key = id(getattr(ctx.session, "_connection", ctx.session))
+        self._sessions[key] = (tenant_id, ctx.session)
+
+    async def notify(self, tenant_id: Any) -> None:
+        """Send tools/prompts/resources list_changed to every tracked connection of the tenant."""
+        for key, (tid, session) in list(self._sessions.items()):
+            if tid != tenant_id:
+                continue
+            try:
+                await session.send_tool_list_changed()
+                await session.send_prompt_list_changed()
+                await session.send_resource_list_changed()
+            except Exception:
+                # The connection is gone; forget it.
+                self._sessions.pop(key, None)
+
+
+class ChangeStreams:
+    """``subscriptions/listen`` (2026-07-28): one bus per tenant, so a tenant hears only its own changes."""
+
+    def __init__(self) -> None:
+        self._tenants: dict[uuid.UUID, tuple[InMemorySubscriptionBus, ListenHandler]] = {}
+
+    def handler(self, tenant_id: uuid.UUID) -> ListenHandler:
+        """The listen handler of a tenant's streams."""
+        entry = self._tenants.get(tenant_id)
+        if entry is None:
+            bus = InMemorySubscriptionBus()
+            entry = self._tenants[tenant_id] = (bus, ListenHandler(bus))
+        return entry[1]
+
+    async def notify(self, tenant_id: uuid.UUID) -> None:
+        """Tell the tenant's listeners that its lists changed (which ones, the registry does not say)."""
+        entry = self._tenants.get(tenant_id)
+        if entry is None:
+            return
+        for event in (ToolsListChanged(), PromptsListChanged(), ResourcesListChanged()):
+            await entry[0].publish(event)
+
+    async def publish(self, tenant_id: uuid.UUID, event: ServerEvent) -> None:
+        """Hand one event to the tenant's listen streams, if it has any."""
+        entry = self._tenants.get(tenant_id)
+        if entry is not None:
+            await entry[0].publish(event)
