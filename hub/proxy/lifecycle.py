@@ -97,6 +97,7 @@ class LinkKeeper:
     _attempt_started: float
     _failed_attempts: int
     _stopped: anyio.Event
+    _task_group: anyio.abc.TaskGroup | None
     _parking: ParkingLot
     _log_floor: types.LoggingLevel | None
 
@@ -367,3 +368,126 @@ class LinkKeeper:
         await self._calls.log(params)
         if self._on_log is not None:
             await self._on_log(self.name, params)
+
+    # --- state and waiting, for callers and for the request half ----------------------------------
+
+    async def wait_ready(self, timeout_seconds: float | None = None) -> Snapshot:
+        """Wait until connected and discovered; ``UpstreamUnavailable`` naming the last error otherwise."""
+        with anyio.move_on_after(self._connect_timeout if timeout_seconds is None else timeout_seconds):
+            while self._snapshot is None or self._link is None or self._link.closed:
+                await self._ready.wait()
+            return self._snapshot
+        raise self._unavailable("not connected in time")
+
+    def attempt_soon(self, min_interval: float = 0.25) -> None:
+        """Ask for a connect attempt now instead of after the backoff wait, unless one started less than
+        ``min_interval`` s ago: calls waiting for a dropped upstream must not become a connect storm."""
+        if self.connected or self._closing:
+            return
+        if anyio.current_time() - self._attempt_started >= min_interval:
+            self._retry_now.set()
+
+    @property
+    def failed_attempts(self) -> int:
+        """How many connect attempts have failed so far (a waiting call compares before and after)."""
+        return self._failed_attempts
+
+    def reconnect(self) -> None:
+        """Drop the current link (if any) and connect again at once, skipping any backoff wait."""
+        if self._link is not None:
+            self._close_link(self._link)
+        self._retry_now.set()
+
+    @property
+    def connected(self) -> bool:
+        """Whether a session is up now."""
+        return self._link is not None and not self._link.closed
+
+    @property
+    def last_error(self) -> HubError | None:
+        """The most recent connection-level failure (kept after recovery, for diagnostics)."""
+        return self._last_error
+
+    @property
+    def snapshot(self) -> Snapshot | None:
+        """What the upstream offered at the last discovery."""
+        return self._snapshot
+
+    @property
+    def status(self) -> LinkStatus:
+        """The transport's facts: pid, exit code, stderr tail, why the link closed."""
+        return self._status
+
+    @property
+    def exit_code(self) -> int | None:
+        """The stdio child's exit status once it has exited."""
+        return self._status.exit_code
+
+    def stderr_tail(self) -> str:
+        """The stdio child's recent stderr output ("" for other transports)."""
+        return self._status.stderr() if self._status.stderr is not None else ""
+
+    @property
+    def protocol_version(self) -> str | None:
+        """The protocol version the current session speaks."""
+        return self._link.session.protocol_version if self._link is not None else None
+
+    async def _watch(self, link: Link, uri: str, timeout_seconds: float | None) -> None:
+        """Open a listen stream for ``uri`` on a 2026-era link, once; returns when the upstream acknowledged."""
+        if link.listeners is None or link.watched is None:
+            raise self._unavailable("the link is not ready")
+        if uri in link.watched:
+            return
+        scope = anyio.CancelScope()
+        link.watched[uri] = scope
+
+        async def watch(*, task_status: anyio.abc.TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
+            started = False
+            try:
+                with scope:
+                    async with listen_for_changes(link.session, resource_subscriptions=[uri]) as stream:
+                        task_status.started()
+                        started = True
+                        async for event in stream:
+                            # Notifications of one link reach every listen stream on it; each URI's
+                            # update is passed on by that URI's stream alone, once.
+                            if (
+                                isinstance(event, ResourceUpdated)
+                                and event.uri == uri
+                                and self._on_resource_updated is not None
+                            ):
+                                await self._on_resource_updated(self.name, event.uri)
+            except (MCPError, SubscriptionLost, TimeoutError) as exc:
+                if not started:
+                    raise
+                logger.warning("upstream %s: updates of %s ended: %s", self.name, uri, exc)
+            finally:
+                if link.watched is not None and link.watched.get(uri) is scope:
+                    del link.watched[uri]
+
+        timeout = self._call_timeout if timeout_seconds is None else timeout_seconds
+        with map_errors(upstream=self.name, tool=uri, status=self._status), anyio.fail_after(timeout):
+            await link.listeners.start(watch)
+
+    def _expired(self, link: Link, exc: MCPError) -> bool:
+        return self._status.session_expired and exc.error.code == types.INVALID_REQUEST and link is self._link
+
+    async def _require_link(self) -> Link:
+        link = self._link
+        if link is not None and not link.closed:
+            return link
+        if self._closing or self._task_group is None:
+            raise self._unavailable("upstream is closed")
+        if not self._connecting and not self._retry_now.is_set():
+            raise self._unavailable("not connected")
+        # A connection attempt is under way: worth waiting for rather than failing a call at startup.
+        with anyio.move_on_after(self._connect_timeout):
+            while self._link is None or self._link.closed:
+                await self._ready.wait()
+            return self._link
+        raise self._unavailable("not connected in time")
+
+    def _unavailable(self, message: str) -> UpstreamUnavailable:
+        if self._last_error is not None:
+            message = f"{message}: {self._last_error.message}"
+        return UpstreamUnavailable(message, where=self.name)

@@ -19,47 +19,32 @@ request declares the caller's capabilities and log level rather than the hub's (
 
 from __future__ import annotations
 
-import hashlib
-import json
-import logging
 import math
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable
 from types import TracebackType
-from typing import Any, Literal, Self, TypeVar
+from typing import Any, Literal, Self
 
 import anyio
 import anyio.abc
 import mcp_types as types
-from mcp.client.subscriptions import SubscriptionLost
-from mcp.client.subscriptions import listen as listen_for_changes
 from mcp.shared.dispatcher import ProgressFnT
-from mcp.shared.exceptions import MCPError
-from mcp.shared.subscriptions import (
-    ResourceUpdated,
-)
-from mcp_types import SERVER_INFO_META_KEY
 from mcp_types.version import MODERN_PROTOCOL_VERSIONS
-from pydantic import BaseModel, TypeAdapter
+from pydantic import TypeAdapter
 
-from hub.errors import HubError, UpstreamUnavailable
+from hub.errors import HubError
 from hub.proxy.calls import CallRegistry
-from hub.proxy.errors import RequestStateError, map_errors
+from hub.proxy.errors import map_errors
 from hub.proxy.forwarder import Forwarder, LogForward, outbound_meta
-from hub.proxy.forwarder import resolve_input_required as resolve_input
-from hub.proxy.lifecycle import Link, LinkKeeper
-from hub.proxy.link import Declaration, declaring
-from hub.proxy.parking import ParkedCall, ParkingLot
+from hub.proxy.lifecycle import Link
+from hub.proxy.parking import ParkingLot
+from hub.proxy.requests import Requests, _digest
 from hub.proxy.snapshot import ALL_KINDS, Snapshot
 from hub.proxy.state import StateSeal
 from hub.proxy.transport import Connect, LinkStatus, UpstreamSpec, connect_for
 
 __all__ = ["Forwarder", "LogForward", "Mode", "Upstream"]
 
-logger = logging.getLogger(__name__)
-
 Mode = Literal["legacy", "auto"]
-R = TypeVar("R", bound=BaseModel)
-M = TypeVar("M", bound=BaseModel)
 
 _CALL_RESULT: TypeAdapter[types.CallToolResult | types.InputRequiredResult] = TypeAdapter(
     types.CallToolResult | types.InputRequiredResult
@@ -79,7 +64,7 @@ _LOG_LEVELS: tuple[types.LoggingLevel, ...] = (
 _CLOSE_GRACE = 5.0
 
 
-class Upstream(LinkKeeper):
+class Upstream(Requests):
     """One upstream server behind one shared session; ``async with`` keeps it connected."""
 
     def __init__(
@@ -184,73 +169,12 @@ class Upstream(LinkKeeper):
         task_group.cancel_scope.cancel()
         await task_group.__aexit__(None, None, None)
 
-    async def wait_ready(self, timeout_seconds: float | None = None) -> Snapshot:
-        """Wait until connected and discovered; ``UpstreamUnavailable`` naming the last error otherwise."""
-        with anyio.move_on_after(self._connect_timeout if timeout_seconds is None else timeout_seconds):
-            while self._snapshot is None or self._link is None or self._link.closed:
-                await self._ready.wait()
-            return self._snapshot
-        raise self._unavailable("not connected in time")
-
-    def attempt_soon(self, min_interval: float = 0.25) -> None:
-        """Ask for a connect attempt now instead of after the backoff wait, unless one started less than
-        ``min_interval`` s ago: calls waiting for a dropped upstream must not become a connect storm."""
-        if self.connected or self._closing:
-            return
-        if anyio.current_time() - self._attempt_started >= min_interval:
-            self._retry_now.set()
-
-    @property
-    def failed_attempts(self) -> int:
-        """How many connect attempts have failed so far (a waiting call compares before and after)."""
-        return self._failed_attempts
-
-    def reconnect(self) -> None:
-        """Drop the current link (if any) and connect again at once, skipping any backoff wait."""
-        if self._link is not None:
-            self._close_link(self._link)
-        self._retry_now.set()
-
     # --- health ----------------------------------------------------------------------------------------
-
-    @property
-    def connected(self) -> bool:
-        """Whether a session is up now."""
-        return self._link is not None and not self._link.closed
-
-    @property
-    def last_error(self) -> HubError | None:
-        """The most recent connection-level failure (kept after recovery, for diagnostics)."""
-        return self._last_error
-
-    @property
-    def snapshot(self) -> Snapshot | None:
-        """What the upstream offered at the last discovery."""
-        return self._snapshot
-
-    @property
-    def status(self) -> LinkStatus:
-        """The transport's facts: pid, exit code, stderr tail, why the link closed."""
-        return self._status
-
-    @property
-    def exit_code(self) -> int | None:
-        """The stdio child's exit status once it has exited."""
-        return self._status.exit_code
-
-    def stderr_tail(self) -> str:
-        """The stdio child's recent stderr output ("" for other transports)."""
-        return self._status.stderr() if self._status.stderr is not None else ""
 
     @property
     def parked_calls(self) -> int:
         """Calls held open for 2026-era callers' answers right now (handshake-era links only)."""
         return len(self._parking)
-
-    @property
-    def protocol_version(self) -> str | None:
-        """The protocol version the current session speaks."""
-        return self._link.session.protocol_version if self._link is not None else None
 
     # --- forwarding --------------------------------------------------------------------------------------
 
@@ -439,43 +363,6 @@ class Upstream(LinkKeeper):
         if link is not None and not link.closed:
             await self._apply_log_floor(link, timeout_seconds)
 
-    async def _watch(self, link: Link, uri: str, timeout_seconds: float | None) -> None:
-        """Open a listen stream for ``uri`` on a 2026-era link, once; returns when the upstream acknowledged."""
-        if link.listeners is None or link.watched is None:
-            raise self._unavailable("the link is not ready")
-        if uri in link.watched:
-            return
-        scope = anyio.CancelScope()
-        link.watched[uri] = scope
-
-        async def watch(*, task_status: anyio.abc.TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
-            started = False
-            try:
-                with scope:
-                    async with listen_for_changes(link.session, resource_subscriptions=[uri]) as stream:
-                        task_status.started()
-                        started = True
-                        async for event in stream:
-                            # Notifications of one link reach every listen stream on it; each URI's
-                            # update is passed on by that URI's stream alone, once.
-                            if (
-                                isinstance(event, ResourceUpdated)
-                                and event.uri == uri
-                                and self._on_resource_updated is not None
-                            ):
-                                await self._on_resource_updated(self.name, event.uri)
-            except (MCPError, SubscriptionLost, TimeoutError) as exc:
-                if not started:
-                    raise
-                logger.warning("upstream %s: updates of %s ended: %s", self.name, uri, exc)
-            finally:
-                if link.watched is not None and link.watched.get(uri) is scope:
-                    del link.watched[uri]
-
-        timeout = self._call_timeout if timeout_seconds is None else timeout_seconds
-        with map_errors(upstream=self.name, tool=uri, status=self._status), anyio.fail_after(timeout):
-            await link.listeners.start(watch)
-
     async def ping(self, *, timeout_seconds: float | None = None) -> float:
         """Round-trip once (``ping``, or ``server/discover`` at 2026-07-28, which has no ping); seconds taken."""
         started = anyio.current_time()
@@ -498,215 +385,3 @@ class Upstream(LinkKeeper):
         return self._snapshot
 
     # --- requests that may need the caller's input (tools/call, resources/read, prompts/get) ----------------
-
-    async def _interactive(
-        self,
-        build: Callable[[types.InputResponses | None, str | None], types.ClientRequest],
-        result_type: TypeAdapter[M | types.InputRequiredResult],
-        *,
-        target: str,
-        digest: str,
-        tool: str,
-        timeout_seconds: float | None,
-        forwarder: Forwarder | None,
-        input_responses: types.InputResponses | None,
-        request_state: str | None,
-        resolve: bool,
-        progress_callback: ProgressFnT | None = None,
-    ) -> M | types.InputRequiredResult:
-        audience = forwarder.audience if forwarder is not None else ""
-        link = await self._require_link()
-        if not link.modern and not resolve and forwarder is not None and forwarder.modern:
-            return await self._parked(
-                build,
-                result_type,
-                target=target,
-                digest=digest,
-                tool=tool,
-                timeout_seconds=timeout_seconds,
-                progress_callback=progress_callback,
-                forwarder=forwarder,
-                input_responses=input_responses,
-                request_state=request_state,
-            )
-        relayed: str | None = None
-        if request_state is not None:
-            opened = self._seal.open(request_state, audience=audience, target=target)
-            if opened.kind != "pass":
-                raise RequestStateError(
-                    "request_state names a call held open on an earlier connection to the upstream, "
-                    "which is gone; send the request again without it"
-                )
-            relayed = opened.value
-
-        async def send(
-            responses: types.InputResponses | None, state: str | None
-        ) -> M | types.InputRequiredResult:
-            return await self._request(
-                build(responses, state),
-                result_type,
-                tool=tool,
-                timeout_seconds=timeout_seconds,
-                progress_callback=progress_callback,
-                forwarder=forwarder,
-            )
-
-        result = await send(input_responses, relayed)
-        if not isinstance(result, types.InputRequiredResult):
-            return _this_hop(result)
-        if resolve:
-            with map_errors(upstream=self.name, tool=tool, status=self._status):
-                return _this_hop(await resolve_input(result, send, forwarder, where=f"{self.name}/{tool}"))
-        if result.request_state is not None:
-            # The upstream cannot tell the hub's callers apart; the seal does, so no one else can resume.
-            sealed = self._seal.seal("pass", result.request_state, audience=audience, target=target)
-            result = result.model_copy(update={"request_state": sealed})
-        return _this_hop(result)
-
-    async def _parked(
-        self,
-        build: Callable[[types.InputResponses | None, str | None], types.ClientRequest],
-        result_type: TypeAdapter[M | types.InputRequiredResult],
-        *,
-        target: str,
-        digest: str,
-        tool: str,
-        timeout_seconds: float | None,
-        progress_callback: ProgressFnT | None,
-        forwarder: Forwarder,
-        input_responses: types.InputResponses | None,
-        request_state: str | None,
-    ) -> M | types.InputRequiredResult:
-        """A 2026-era caller on a handshake-era link: start or resume a parked call (``parking.py``)."""
-        audience = forwarder.audience
-        if request_state is None:
-            if self._task_group is None:
-                raise self._unavailable("upstream is closed")
-
-            async def work(
-                parked: ParkedCall[M | types.InputRequiredResult],
-            ) -> M | types.InputRequiredResult:
-                # No read timeout on the request itself: it spans the caller's thinking time, which the
-                # lot bounds (ttl between legs, the call timeout within each).
-                return await self._request(
-                    build(None, None),
-                    result_type,
-                    tool=tool,
-                    timeout_seconds=math.inf,
-                    progress_callback=parked.progress,
-                    forwarder=parked.forwarder(),
-                )
-
-            # Answers sent with the first request have no question to go to yet: a pushed question
-            # carries no key the caller could have known. They are ignored, as unknown keys are.
-            call = self._parking.park(
-                self._task_group, work, audience=audience, target=target, digest=digest, caller=forwarder
-            )
-        else:
-            opened = self._seal.open(request_state, audience=audience, target=target)
-            if opened.kind != "park":
-                raise RequestStateError(
-                    "request_state was issued on an earlier connection to the upstream, which is gone; "
-                    "send the request again without it"
-                )
-            call = self._parking.find(opened.value, target=target, digest=digest)
-            call.deliver(input_responses)
-        leg = await self._parking.leg(
-            call,
-            seconds=self._call_timeout if timeout_seconds is None else timeout_seconds,
-            log=forwarder.log,
-            progress=progress_callback,
-        )
-        if leg.questions is None:
-            assert leg.result is not None
-            return leg.result
-        state = self._seal.seal("park", call.id, audience=audience, target=target, ttl=self._parking.ttl)
-        return types.InputRequiredResult(input_requests=leg.questions, request_state=state)
-
-    # --- the request path ---------------------------------------------------------------------------------
-
-    async def _request(
-        self,
-        request: types.ClientRequest,
-        result_type: type[R] | TypeAdapter[R],
-        *,
-        tool: str | None = None,
-        timeout_seconds: float | None = None,
-        progress_callback: ProgressFnT | None = None,
-        forwarder: Forwarder | None = None,
-    ) -> R:
-        timeout: float | None = self._call_timeout if timeout_seconds is None else timeout_seconds
-        if timeout is not None and math.isinf(timeout):
-            timeout = None  # the SDK takes None for "no read timeout"
-        with map_errors(upstream=self.name, tool=tool, status=self._status):
-            for attempt in range(2):
-                link = await self._require_link()
-                try:
-                    with self._calls.track(link, forwarder) as call, declaring(_declaration(forwarder)):
-                        with call.scope:
-                            return await link.session.send_request(
-                                request,
-                                result_type,
-                                request_read_timeout_seconds=timeout,
-                                progress_callback=progress_callback,
-                            )
-                        # Only our own abort cancels call.scope; outer cancellation propagates past it.
-                        assert call.abort is not None
-                        raise call.abort
-                except MCPError as exc:
-                    if attempt == 0 and self._expired(link, exc):
-                        # The server forgot the session (it restarted, or expired it): a new session
-                        # and one retry, invisible to the caller.
-                        self._close_link(link, reconnect_now=True)
-                        continue
-                    raise
-        raise AssertionError("unreachable")
-
-    def _expired(self, link: Link, exc: MCPError) -> bool:
-        return self._status.session_expired and exc.error.code == types.INVALID_REQUEST and link is self._link
-
-    async def _require_link(self) -> Link:
-        link = self._link
-        if link is not None and not link.closed:
-            return link
-        if self._closing or self._task_group is None:
-            raise self._unavailable("upstream is closed")
-        if not self._connecting and not self._retry_now.is_set():
-            raise self._unavailable("not connected")
-        # A connection attempt is under way: worth waiting for rather than failing a call at startup.
-        with anyio.move_on_after(self._connect_timeout):
-            while self._link is None or self._link.closed:
-                await self._ready.wait()
-            return self._link
-        raise self._unavailable("not connected in time")
-
-    def _unavailable(self, message: str) -> UpstreamUnavailable:
-        if self._last_error is not None:
-            message = f"{message}: {self._last_error.message}"
-        return UpstreamUnavailable(message, where=self.name)
-
-
-def _declaration(forwarder: Forwarder | None) -> Declaration:
-    """What a 2026-era request declares for its caller: nothing it cannot answer, no logs it did not ask for."""
-    if forwarder is None:
-        return Declaration(types.ClientCapabilities())
-    return Declaration(forwarder.declared(), forwarder.log_level if forwarder.log is not None else None)
-
-
-def _this_hop(result: M) -> M:
-    """``result`` without the upstream's per-hop ``_meta`` stamp (its ``serverInfo``, at 2026-07-28).
-
-    The stamp describes the server that answered this hop; passed on, it would name the upstream as the
-    server the caller is talking to (the hub's face stamps only results that carry none).
-    """
-    meta = getattr(result, "meta", None)
-    if not meta or SERVER_INFO_META_KEY not in meta:
-        return result
-    kept = {key: value for key, value in meta.items() if key != SERVER_INFO_META_KEY}
-    return result.model_copy(update={"meta": kept or None})
-
-
-def _digest(arguments: Mapping[str, Any] | None) -> str:
-    """A fingerprint of a request's arguments: a parked call's retry must repeat them."""
-    body = json.dumps(arguments or {}, sort_keys=True, separators=(",", ":"), default=str)
-    return hashlib.sha256(body.encode()).hexdigest()[:32]
