@@ -286,6 +286,19 @@ async def bench_listing(upstreams: int, tools_each: int, connect_limit: int) -> 
             )
 
 
+async def both_concurrent(
+    url: str, key: str | None, mode: str, tool: str, args: argparse.Namespace, note: str = ""
+) -> tuple[float, float]:
+    """Calls/s of ``args.sessions`` SDK sessions, then of as many light callers; printed, returned."""
+    sdk = await concurrent(lambda: http_client(url, key, mode), tool, args.sessions, args.seconds)
+    light = await light_concurrent(url, key, ERAS[mode], tool, args.sessions, args.seconds)
+    print(
+        f"{'    ' + str(args.sessions) + ' sessions':44} {sdk:7.0f} calls/s with SDK clients, "
+        f"{light:7.0f} calls/s with light callers{note}"
+    )
+    return sdk, light
+
+
 async def through_hub(
     label: str, env: dict[str, str], args: argparse.Namespace
 ) -> dict[str, tuple[dict[str, float], float, float]]:
@@ -302,15 +315,7 @@ async def through_hub(
                 seq = report(
                     f"(c) through the hub, {label}, {era}", await sequential(client, "echo__echo", args.calls)
                 )
-            sdk32 = await concurrent(
-                lambda m=mode: http_client(url, key, m), "echo__echo", args.sessions, args.seconds
-            )
-            light32 = await light_concurrent(url, key, era, "echo__echo", args.sessions, args.seconds)
-            print(
-                f"{'    ' + str(args.sessions) + ' sessions':44} {sdk32:7.0f} calls/s with SDK clients, "
-                f"{light32:7.0f} calls/s with light callers  (target >= 800)"
-            )
-            out[era] = (seq, sdk32, light32)
+            out[era] = (seq, *await both_concurrent(url, key, mode, "echo__echo", args, "  (target >= 800)"))
     return out
 
 
@@ -350,15 +355,7 @@ async def bench_calls(args: argparse.Namespace) -> None:
                 seq = report(
                     f"(b) direct streamable HTTP, {era}", await sequential(client, "echo", args.calls)
                 )
-            sdk32 = await concurrent(
-                lambda m=mode: http_client(url, None, m), "echo", args.sessions, args.seconds
-            )
-            light32 = await light_concurrent(url, None, era, "echo", args.sessions, args.seconds)
-            print(
-                f"{'    ' + str(args.sessions) + ' sessions':44} {sdk32:7.0f} calls/s with SDK clients, "
-                f"{light32:7.0f} calls/s with light callers"
-            )
-            direct[era] = (seq, sdk32, light32)
+            direct[era] = (seq, *await both_concurrent(url, None, mode, "echo", args))
     finally:
         proc.kill()
         proc.wait()
