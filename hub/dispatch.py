@@ -150,6 +150,17 @@ class Dispatcher:
         """The own tools the caller may call."""
         return [s for s in self._own.values() if caller.can(s.permission)]
 
+    def resolve(self, caller: Caller, name: str) -> ToolSpec | RoutedTool | None:
+        """The tool a name means for this caller: an own tool first, then the routers' in order."""
+        spec = self._own.get(name)
+        if spec is not None:
+            return spec
+        for router in self.routers:
+            found = router.resolve(caller, name)
+            if found is not None:
+                return found
+        return None
+
     # -- the call path -----------------------------------------------------------------------
 
     async def call(
@@ -174,17 +185,9 @@ class Dispatcher:
         trace_id = trace_id_from_meta(meta)
         args = dict(arguments or {})
         ctx = ToolContext(caller, self._app, trace_id, progress, sample, dict(meta or {}), forwarder)
-        spec = self._own.get(name)
-        routed: RoutedTool | None = None
-        if spec is None:
-            for router in self.routers:
-                found = router.resolve(caller, name)
-                if isinstance(found, ToolSpec):
-                    spec = found
-                    break
-                if found is not None:
-                    routed = found
-                    break
+        found = self.resolve(caller, name)
+        spec = found if isinstance(found, ToolSpec) else None
+        routed = found if found is not None and not isinstance(found, ToolSpec) else None
         if spec is None and routed is None:
             err = NotFound(f"unknown tool '{name}'")
             if raise_not_found:

@@ -22,9 +22,8 @@ from typing import Any
 from mcp.server.context import CallNext, HandlerResult, ServerRequestContext
 from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 
-from hub.dispatch import Dispatcher, RoutedTool
+from hub.dispatch import Dispatcher
 from hub.identity import Caller
-from hub.tools.base import ToolSpec
 
 __all__ = ["CURRENT_CALLER", "ToolListCache", "input_schema_lookup", "listed_now"]
 
@@ -116,11 +115,7 @@ def input_schema_lookup(dispatcher: Dispatcher) -> Callable[[str], Mapping[str, 
         caller = CURRENT_CALLER.get()
         if caller is None:
             return None
-        found: RoutedTool | ToolSpec | None = next((s for s in dispatcher.own_tools if s.name == name), None)
-        for router in dispatcher.routers:
-            if found is not None:
-                break
-            found = router.resolve(caller, name)
+        found = dispatcher.resolve(caller, name)
         if found is not None and caller.can(found.permission):
             return found.input_schema
         # Unknown or not the caller's: the call itself answers with the precise error.
