@@ -42,7 +42,7 @@ class Requests(LinkKeeper):
         result_type: TypeAdapter[M | types.InputRequiredResult],
         *,
         target: str,
-        digest: str,
+        arguments: Mapping[str, Any] | None,
         tool: str,
         timeout_seconds: float | None,
         forwarder: Forwarder | None,
@@ -58,7 +58,7 @@ class Requests(LinkKeeper):
                 build,
                 result_type,
                 target=target,
-                digest=digest,
+                arguments=arguments,
                 tool=tool,
                 timeout_seconds=timeout_seconds,
                 progress_callback=progress_callback,
@@ -106,7 +106,7 @@ class Requests(LinkKeeper):
         result_type: TypeAdapter[M | types.InputRequiredResult],
         *,
         target: str,
-        digest: str,
+        arguments: Mapping[str, Any] | None,
         tool: str,
         timeout_seconds: float | None,
         progress_callback: ProgressFnT | None,
@@ -116,6 +116,8 @@ class Requests(LinkKeeper):
     ) -> M | types.InputRequiredResult:
         """A 2026-era caller on a handshake-era link: start or resume a parked call (``parking.py``)."""
         audience = forwarder.audience
+        # Only a parked call's retry must repeat its arguments, so only here are they fingerprinted.
+        digest = _digest(arguments)
         if request_state is None:
             if self._task_group is None:
                 raise self._unavailable("upstream is closed")

@@ -37,7 +37,7 @@ from hub.proxy.errors import map_errors
 from hub.proxy.forwarder import Forwarder, LogForward, outbound_meta
 from hub.proxy.lifecycle import Link
 from hub.proxy.parking import ParkingLot
-from hub.proxy.requests import Requests, _digest
+from hub.proxy.requests import Requests
 from hub.proxy.snapshot import ALL_KINDS, Snapshot
 from hub.proxy.state import StateSeal
 from hub.proxy.transport import Connect, LinkStatus, UpstreamSpec, connect_for
@@ -219,7 +219,7 @@ class Upstream(Requests):
             build,
             _CALL_RESULT,
             target=f"tools/call {name}",
-            digest=_digest(arguments),
+            arguments=arguments,
             tool=name,
             timeout_seconds=timeout_seconds,
             progress_callback=progress_callback,
@@ -252,7 +252,7 @@ class Upstream(Requests):
             build,
             _READ_RESULT,
             target=f"resources/read {uri}",
-            digest="",
+            arguments=None,
             tool=uri,
             timeout_seconds=timeout_seconds,
             forwarder=forwarder,
@@ -289,7 +289,7 @@ class Upstream(Requests):
             build,
             _PROMPT_RESULT,
             target=f"prompts/get {name}",
-            digest=_digest(arguments),
+            arguments=arguments,
             tool=name,
             timeout_seconds=timeout_seconds,
             forwarder=forwarder,

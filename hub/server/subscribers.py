@@ -96,7 +96,7 @@ class ListChangedNotifier:
         """Remember the connection a request came on."""
         if ctx.protocol_version in MODERN_PROTOCOL_VERSIONS:
             return
-        key = id(getattr(ctx.session, "_connection", ctx.session))
+        key = _connection_of(ctx)
         self._sessions[key] = (tenant_id, ctx.session)
 
     async def notify(self, tenant_id: Any) -> None:
