@@ -90,7 +90,7 @@ def _use_uvloop(choice: str) -> bool:
 def _run(fn: Callable[[], Awaitable[T]]) -> T:
     """Run a coroutine, turning hub errors into one line and an exit status."""
     try:
-        # Read apart from Settings so a bad HUB_* variable still gets its one-line error below.
+        # HUB_EVENT_LOOP is read here, not in Settings: the loop is chosen before any command runs.
         loop = os.environ.get("HUB_EVENT_LOOP", "auto").strip().lower() or "auto"
         return anyio.run(fn, backend_options={"use_uvloop": _use_uvloop(loop)})
     except ConfigError as exc:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -52,9 +51,6 @@ class Settings(BaseSettings):
     )
 
     otel: bool = Field(default=False, description="wrap each MCP request in an OpenTelemetry span")
-    event_loop: Literal["auto", "asyncio", "uvloop"] = Field(
-        default="auto", description="asyncio event loop; auto takes uvloop when it is installed"
-    )
 
     # Periodic health checks of upstreams and connectors.
     health_interval_seconds: float = 60.0
