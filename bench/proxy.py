@@ -124,6 +124,36 @@ META = {
 }
 
 
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pid: int) -> float:
+    """User plus system CPU time a process has used so far."""
+    with open(f"/proc/{pid}/stat", encoding="ascii") as stat:
+        fields = stat.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+
+
+def pid_serving(port: int) -> int:
+    """The hub process serving ``port`` (its command line names the port)."""
+    wanted = f"--port\x00{port}\x00".encode()
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/cmdline", "rb") as cmdline:
+                    if wanted in cmdline.read() + b"\x00":
+                        return int(entry)
+            except OSError:
+                continue
+    raise SystemExit(f"no process serves port {port}")
+
+
+def children_of(pid: int) -> list[int]:
+    """Direct children of ``pid``."""
+    with open(f"/proc/{pid}/task/{pid}/children", encoding="ascii") as kids:
+        return [int(k) for k in kids.read().split()]
+
+
 class LightCaller:
     """One caller speaking JSON-RPC over HTTP by hand.
 
@@ -190,9 +220,20 @@ class LightCaller:
 
 
 async def light_concurrent(
-    url: str, key: str | None, era: str, tool: str, sessions: int, seconds: float
-) -> float:
-    """Calls per second of ``sessions`` light callers in a closed loop."""
+    url: str,
+    key: str | None,
+    era: str,
+    tool: str,
+    sessions: int,
+    seconds: float,
+    processes: dict[str, int] | None = None,
+) -> tuple[float, str]:
+    """Calls per second of ``sessions`` light callers in a closed loop, and where the CPU went.
+
+    With ``processes`` (name -> pid) the second item tells the CPU each process and the callers spent
+    per call, and for a hub, the most calls/s the cores allow when everything but the hub costs what it
+    cost here.
+    """
     headers = {"Authorization": f"Bearer {key}"} if key else {}
     limits = httpx2.Limits(max_connections=sessions, max_keepalive_connections=sessions)
     done = 0
@@ -211,12 +252,23 @@ async def light_concurrent(
                     raise SystemExit("a reply reached the wrong caller")
                 done += 1
 
+        pids = {"callers": os.getpid(), **(processes or {})}
+        before = {name: cpu_seconds(pid) for name, pid in pids.items()}
         t0 = time.perf_counter()
         stop = t0 + seconds
         async with anyio.create_task_group() as tg:
             for i, caller in enumerate(callers):
                 tg.start_soon(one, i, caller)
-    return done / (time.perf_counter() - t0)
+        rate = done / (time.perf_counter() - t0)
+    if not processes:
+        return rate, ""
+    per_call = {name: 1000 * (cpu_seconds(pid) - before[name]) / done for name, pid in pids.items()}
+    where = "CPU per light call: " + ", ".join(f"{name} {ms:.2f} ms" for name, ms in per_call.items())
+    if "hub" in per_call:
+        others = sum(ms for name, ms in per_call.items() if name != "hub")
+        cores = os.cpu_count() or 1
+        where += f"; were the hub free, {cores} cores / {others:.2f} ms = {1000 * cores / others:.0f} calls/s at most"
+    return rate, where
 
 
 def start_http_echo() -> tuple[subprocess.Popen[str], str]:
@@ -287,15 +339,23 @@ async def bench_listing(upstreams: int, tools_each: int, connect_limit: int) -> 
 
 
 async def both_concurrent(
-    url: str, key: str | None, mode: str, tool: str, args: argparse.Namespace, note: str = ""
+    url: str,
+    key: str | None,
+    mode: str,
+    tool: str,
+    args: argparse.Namespace,
+    note: str = "",
+    processes: dict[str, int] | None = None,
 ) -> tuple[float, float]:
     """Calls/s of ``args.sessions`` SDK sessions, then of as many light callers; printed, returned."""
     sdk = await concurrent(lambda: http_client(url, key, mode), tool, args.sessions, args.seconds)
-    light = await light_concurrent(url, key, ERAS[mode], tool, args.sessions, args.seconds)
+    light, where = await light_concurrent(url, key, ERAS[mode], tool, args.sessions, args.seconds, processes)
     print(
         f"{'    ' + str(args.sessions) + ' sessions':44} {sdk:7.0f} calls/s with SDK clients, "
         f"{light:7.0f} calls/s with light callers{note}"
     )
+    if where:
+        print(f"{'':48} {where}")
     return sdk, light
 
 
@@ -307,6 +367,7 @@ async def through_hub(
     key = make_key(env)
     with http_hub(env) as base:
         url = f"{base}/mcp"
+        hub = pid_serving(int(base.rsplit(":", 1)[1]))
         for mode, era in ERAS.items():
             async with http_client(url, key, mode) as client:
                 with anyio.fail_after(60):
@@ -315,7 +376,12 @@ async def through_hub(
                 seq = report(
                     f"(c) through the hub, {label}, {era}", await sequential(client, "echo__echo", args.calls)
                 )
-            out[era] = (seq, *await both_concurrent(url, key, mode, "echo__echo", args, "  (target >= 800)"))
+            # The hub's one child is the echo upstream, started when the hub read mcp.json.
+            processes = {"hub": hub, "upstream": children_of(hub)[0]}
+            out[era] = (
+                seq,
+                *await both_concurrent(url, key, mode, "echo__echo", args, "  (target >= 800)", processes),
+            )
     return out
 
 
@@ -341,10 +407,14 @@ async def main() -> None:
 
 
 async def bench_calls(args: argparse.Namespace) -> None:
-    # (a) direct stdio, in the era the hub speaks to its upstreams
+    # (a) direct stdio, in the era the hub's link speaks (protocol_era auto: 2026-07-28 with this
+    # upstream), so that c - a - b compares the same call with and without the hub; the handshake era,
+    # which a legacy-only upstream would get, is shown beside it.
     params = StdioServerParameters(command=sys.executable, args=[str(ECHO)])
     async with Client(params, mode="legacy") as client:
-        a = report("(a) direct stdio", await sequential(client, "echo", args.calls))
+        report("(a) direct stdio, 2025-11-25", await sequential(client, "echo", args.calls))
+    async with Client(params, mode="auto") as client:
+        a = report(f"(a) direct stdio, {MODERN} (hub's link)", await sequential(client, "echo", args.calls))
 
     # (b) direct streamable HTTP, each era
     direct: dict[str, tuple[dict[str, float], float, float]] = {}
@@ -355,7 +425,10 @@ async def bench_calls(args: argparse.Namespace) -> None:
                 seq = report(
                     f"(b) direct streamable HTTP, {era}", await sequential(client, "echo", args.calls)
                 )
-            direct[era] = (seq, *await both_concurrent(url, None, mode, "echo", args))
+            direct[era] = (
+                seq,
+                *await both_concurrent(url, None, mode, "echo", args, processes={"server": proc.pid}),
+            )
     finally:
         proc.kill()
         proc.wait()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
 from typing import Any
 
@@ -23,12 +24,18 @@ def _redact(value: Any, needles: tuple[str, ...]) -> Any:
         out: dict[str, Any] = {}
         for k, v in value.items():
             key = str(k)
-            lowered = key.lower()
-            out[key] = REDACTED if any(n in lowered for n in needles) else _redact(v, needles)
+            out[key] = REDACTED if _is_secret(key, needles) else _redact(v, needles)
         return out
     if isinstance(value, list):
         return [_redact(v, needles) for v in value]
     return value
+
+
+@functools.lru_cache(maxsize=4096)
+def _is_secret(key: str, needles: tuple[str, ...]) -> bool:
+    # Every call's arguments are redacted and the same few keys recur: each is judged once.
+    lowered = key.lower()
+    return any(n in lowered for n in needles)
 
 
 def cap_json(value: Any, max_bytes: int) -> Any:

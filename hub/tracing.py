@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import random
 import re
-import uuid
 from collections.abc import Mapping
 from typing import Any
 
@@ -21,4 +21,6 @@ def trace_id_from_meta(meta: Mapping[str, Any] | None) -> str:
             m = _TRACEPARENT.match(parent.strip().lower())
             if m and m.group(1) != "0" * 32:
                 return m.group(1)
-    return uuid.uuid4().hex
+    # A trace id only has to be unique, not unguessable: the PRNG costs no system call, unlike uuid4.
+    # (The module's generator is reseeded after a fork, so forked processes do not repeat ids.)
+    return f"{random.getrandbits(128) or 1:032x}"

@@ -14,6 +14,7 @@ the pid file in the data directory); SIGTERM and SIGINT stop the hub gracefully:
 
 from __future__ import annotations
 
+import gc
 import logging
 import math
 import os
@@ -223,11 +224,23 @@ async def _shut_down(
         web.should_exit = True
 
 
+def settle_heap() -> None:
+    """Exempt what start-up built from the cyclic garbage collector's scans.
+
+    Start-up leaves a few hundred thousand long-lived objects (modules, models, schemas, compiled
+    validators). Every full collection would walk them all again, a pause of over 100 ms on this
+    heap; frozen, they are never scanned, and the collections that do run look at request garbage.
+    """
+    gc.collect()
+    gc.freeze()
+
+
 async def serve_stdio(settings: Settings) -> None:
     """Serve one caller on this process's stdin/stdout until it closes them or a signal stops it."""
     async with open_app(settings) as app, pid_file(settings):
         await app.local_caller()  # fail fast on a bad HUB_API_KEY instead of at the first request
         server = build_server(app)
+        settle_heap()
         async with anyio.create_task_group() as tg:
             outbound = _Outbound()
             tg.start_soon(_watch_signals, app, tg.cancel_scope, outbound)
@@ -244,6 +257,7 @@ async def serve_http(settings: Settings, *, host: str, port: int, no_auth: bool 
     async with open_app(settings) as app, pid_file(settings):
         server = build_server(app)
         streams = _Streams(build_http_app(app, server, host=host, no_auth=no_auth))
+        settle_heap()
         config = uvicorn.Config(
             streams,
             host=host,
