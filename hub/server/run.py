@@ -22,7 +22,7 @@ import signal
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager, suppress
 from pathlib import Path
-from typing import TypeVar
+from typing import TypeVar, cast
 
 import anyio
 import uvicorn
@@ -36,6 +36,7 @@ from hub.errors import ConfigError, HubError
 from hub.proxy.link import ClosingStream
 from hub.server.http import build_http_app, is_loopback
 from hub.server.mcp import build_server
+from hub.server.stdin import stdin_lines
 from hub.settings import Settings
 
 __all__ = ["PID_FILE", "serve_http", "serve_stdio"]
@@ -244,7 +245,11 @@ async def serve_stdio(settings: Settings) -> None:
         async with anyio.create_task_group() as tg:
             outbound = _Outbound()
             tg.start_soon(_watch_signals, app, tg.cancel_scope, outbound)
-            async with stdio_server() as (read, write):
+            async with (
+                stdin_lines() as lines,
+                # The transport only iterates its stdin, which StdinLines does without a thread.
+                stdio_server(stdin=cast("anyio.AsyncFile[str] | None", lines)) as (read, write),
+            ):
                 counted = _CountedWrite(write, outbound)
                 await server.run(read, counted, server.create_initialization_options())
             tg.cancel_scope.cancel()

@@ -137,3 +137,88 @@ async def test_sigterm_lets_calls_finish_flushes_every_row_and_leaves_no_child(t
             "SELECT count(*) FROM mcp_call_logs l JOIN mcp_tools t ON t.id = l.mcp_tool_id WHERE t.tool_name = 'echo'"
         ).fetchone()
     assert rows == ok
+
+
+def _line(message: dict[str, object]) -> bytes:
+    return json.dumps(message).encode() + b"\n"
+
+
+STDIO_SESSION = [
+    {
+        "jsonrpc": "2.0",
+        "id": 1,
+        "method": "initialize",
+        "params": {
+            "protocolVersion": "2025-11-25",
+            "capabilities": {},
+            "clientInfo": {"name": "t", "version": "0"},
+        },
+    },
+    {"jsonrpc": "2.0", "method": "notifications/initialized"},
+    {"jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": {"name": "hub_status", "arguments": {}}},
+]
+
+
+def _answers(stdout: bytes) -> dict[object, dict[str, object]]:
+    messages = [json.loads(line) for line in stdout.splitlines() if line.strip()]
+    return {m["id"]: m for m in messages if "id" in m}
+
+
+def start_stdio_hub(env: dict[str, str]) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [HUB, "serve"], env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL
+    )
+
+
+async def test_a_stdio_hub_stops_on_sigterm_while_its_client_keeps_stdin_open(tmp_path: Path) -> None:
+    env = hub_env(tmp_path)
+    (tmp_path / "mcp.json").write_text("{}")
+    assert run_hub("db", "upgrade", env=env).returncode == 0
+    proc = start_stdio_hub(env)
+    assert proc.stdin is not None
+    assert proc.stdout is not None
+    try:
+        for message in STDIO_SESSION:
+            proc.stdin.write(_line(message))
+        proc.stdin.flush()
+        # Read until the call's answer: the session is live and the stdin pipe stays open.
+        got = b""
+        while b'"id":2' not in got.replace(b" ", b""):
+            chunk = await anyio.to_thread.run_sync(proc.stdout.readline)
+            assert chunk, "the hub closed stdout before answering"
+            got += chunk
+        assert not _answers(got)[2]["result"]["isError"]  # type: ignore[index]
+        proc.send_signal(signal.SIGTERM)
+        # Before the fix, the read of stdin held the process until the client sent a line or hung up.
+        code = await anyio.to_thread.run_sync(proc.wait, 30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        proc.stdin.close()
+        proc.stdout.close()
+    assert code == 0
+    with sqlite3.connect(tmp_path / "hub.sqlite3") as conn:
+        (rows,) = conn.execute(
+            "SELECT count(*) FROM mcp_call_logs l JOIN mcp_tools t ON t.id = l.mcp_tool_id"
+            " WHERE t.tool_name = 'hub_status'"
+        ).fetchone()
+    assert rows == 1
+
+
+def test_a_stdio_hub_reads_requests_from_a_file(tmp_path: Path) -> None:
+    env = hub_env(tmp_path)
+    (tmp_path / "mcp.json").write_text("{}")
+    assert run_hub("db", "upgrade", env=env).returncode == 0
+    requests = tmp_path / "requests.jsonl"
+    # A regular file has no readiness to wait on: the SDK's threaded reader takes it. At the end of the
+    # file the session ends (in-flight calls are abandoned, as a client closing stdin asks), so only
+    # the handshake is checked here, and that a garbage line does not stop the hub.
+    requests.write_bytes(b"this is not json\n" + b"".join(_line(m) for m in STDIO_SESSION[:2]))
+    with requests.open("rb") as stdin:
+        done = subprocess.run(
+            [HUB, "serve"], env=env, stdin=stdin, capture_output=True, timeout=60, check=False
+        )
+    assert done.returncode == 0, done.stderr
+    answers = _answers(done.stdout)
+    assert answers[1]["result"]["serverInfo"]["name"] == "mcp-hub"  # type: ignore[index]
