@@ -17,12 +17,10 @@ leave out the HTTP face. Prints figures; asserts nothing.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
-import signal
-import sqlite3
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -54,10 +52,16 @@ from hub.store.calllog import CallLog
 from hub.store.db import create_engine, create_sessionmaker
 from hub.tools import health
 from tests.proxy.support import ECHO_SERVER, EchoServer
-from tests.resilience.support import HERE, StormServer, descendants, sigterm_under_load, zombies_of
+from tests.resilience.support import (
+    HERE,
+    StormServer,
+    descendants,
+    sigterm_under_load,
+    write_then_kill,
+    zombies_of,
+)
 
 TINY = HERE / "tiny_server.py"
-WRITER = HERE / "calllog_writer.py"
 
 
 def echo(**extra: Any) -> dict[str, Any]:
@@ -310,28 +314,6 @@ async def postgres_outage(tmp: Path, admin_url: str, calls: int) -> None:
         await control.close()
 
 
-def run_and_kill(url: str, spool: Path, tool_id: uuid.UUID, db: Path) -> tuple[int, float]:
-    child = subprocess.Popen(
-        [sys.executable, str(WRITER), url, str(spool), str(tool_id)], stdout=subprocess.PIPE, text=True
-    )
-    assert child.stdout is not None
-    blocker = sqlite3.connect(db, isolation_level=None, timeout=10)
-    last = -1
-    for text_line in child.stdout:
-        last = int(text_line)
-        if last == 1000:
-            blocker.execute("BEGIN EXCLUSIVE")
-        if last == 3000:
-            break
-    killed = time.time()
-    os.kill(child.pid, signal.SIGKILL)
-    child.wait()
-    child.stdout.close()
-    blocker.execute("ROLLBACK")
-    blocker.close()
-    return last, killed
-
-
 async def kill_9(tmp: Path) -> None:
     from hub.store import toolrows
     from hub.tools import status
@@ -345,7 +327,15 @@ async def kill_9(tmp: Path) -> None:
                 session, DEMO_TENANT_ID, status.tools(), version="bench"
             )
         last, _killed = await anyio.to_thread.run_sync(
-            run_and_kill, url, tmp / "spool", ids["hub_status"], tmp / "kill.sqlite3"
+            functools.partial(
+                write_then_kill,
+                url,
+                tmp / "spool",
+                ids["hub_status"],
+                tmp / "kill.sqlite3",
+                lock_at=1000,
+                kill_at=3000,
+            )
         )
         started = time.perf_counter()
         log = CallLog(create_sessionmaker(engine), spool_dir=tmp / "spool")

@@ -98,6 +98,19 @@ async def test_config_reload_adds_and_retires_servers_without_a_restart(tmp_path
         assert conn.execute("SELECT status FROM mcp_servers WHERE name = 'one'").fetchone() == ("inactive",)
 
 
+async def sigterm(proc: subprocess.Popen[bytes]) -> int:
+    """Send SIGTERM; the exit code, once the hub has stopped (TimeoutExpired after 30 s)."""
+    proc.send_signal(signal.SIGTERM)
+    return await anyio.to_thread.run_sync(proc.wait, 30)
+
+
+def reap(proc: subprocess.Popen[bytes]) -> None:
+    """Kill what is still running, so a failed test leaves no hub behind."""
+    if proc.poll() is None:
+        proc.kill()
+        proc.wait()
+
+
 async def test_sigterm_lets_calls_finish_flushes_every_row_and_leaves_no_child(tmp_path: Path) -> None:
     env = hub_env(tmp_path)
     (tmp_path / "mcp.json").write_text(echo_config("echo"))
@@ -122,12 +135,9 @@ async def test_sigterm_lets_calls_finish_flushes_every_row_and_leaves_no_child(t
                 result = await client.call_tool("echo__echo", {"text": str(i)})
                 assert not result.is_error
                 ok += 1
-        proc.send_signal(signal.SIGTERM)
-        code = await anyio.to_thread.run_sync(proc.wait, 30)
+        code = await sigterm(proc)
     finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
+        reap(proc)
     assert code == 0
     for child in children:
         with pytest.raises(ProcessLookupError):
@@ -188,13 +198,10 @@ async def test_a_stdio_hub_stops_on_sigterm_while_its_client_keeps_stdin_open(tm
             assert chunk, "the hub closed stdout before answering"
             got += chunk
         assert not _answers(got)[2]["result"]["isError"]  # type: ignore[index]
-        proc.send_signal(signal.SIGTERM)
-        # Before the fix, the read of stdin held the process until the client sent a line or hung up.
-        code = await anyio.to_thread.run_sync(proc.wait, 30)
+        # The read of stdin must not hold the process until the client sends a line or hangs up.
+        code = await sigterm(proc)
     finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
+        reap(proc)
         proc.stdin.close()
         proc.stdout.close()
     assert code == 0

@@ -9,6 +9,7 @@ import sqlite3
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass, field
@@ -310,3 +311,34 @@ def _alive(pid: int) -> bool:
     except OSError:
         return False
     return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
+def write_then_kill(
+    url: str, spool: Path, tool_id: uuid.UUID, db: Path, *, lock_at: int, kill_at: int
+) -> tuple[int, float]:
+    """Run the call-log writer, lock its database at row ``lock_at``, SIGKILL it at row ``kill_at``.
+
+    Rows after the lock exist only in the spool file. Returns the last row the writer reported and the
+    wall-clock time of the kill.
+    """
+    child = subprocess.Popen(
+        [sys.executable, str(HERE / "calllog_writer.py"), url, str(spool), str(tool_id)],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert child.stdout is not None
+    blocker = sqlite3.connect(db, isolation_level=None, timeout=10)
+    last = -1
+    for line in child.stdout:
+        last = int(line)
+        if last == lock_at:
+            blocker.execute("BEGIN EXCLUSIVE")
+        if last == kill_at:
+            break
+    killed = time.time()
+    os.kill(child.pid, signal.SIGKILL)
+    child.wait()
+    child.stdout.close()
+    blocker.execute("ROLLBACK")
+    blocker.close()
+    return last, killed

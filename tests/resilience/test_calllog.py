@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import os
-import signal
+import functools
 import sqlite3
-import subprocess
-import sys
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -26,11 +23,17 @@ from hub.store.calllog import CallLog, CallRecord
 from hub.store.db import create_engine, create_sessionmaker
 from hub.store.models import Base
 from hub.tools import status
-from tests.resilience.support import HERE, PG_URL, echo_entry, hub, unavailable, wait_for_tool
+from tests.resilience.support import (
+    PG_URL,
+    echo_entry,
+    hub,
+    unavailable,
+    wait_for_tool,
+    write_then_kill,
+)
 
 pytestmark = pytest.mark.anyio
 
-WRITER = HERE / "calllog_writer.py"
 _logs = Base.metadata.tables["mcp_call_logs"]
 _tools = Base.metadata.tables["mcp_tools"]
 
@@ -62,30 +65,6 @@ async def stored(engine: AsyncEngine) -> tuple[int, int, int]:
         distinct = (await conn.execute(select(func.count(func.distinct(_logs.c.trace_id))))).scalar_one()
         usage = (await conn.execute(select(func.max(_tools.c.usage_count)))).scalar_one()
     return n, distinct, usage
-
-
-def run_and_kill(url: str, spool: Path, tool_id: uuid.UUID, db: Path) -> tuple[int, datetime]:
-    """Run the writer, lock the database half-way, SIGKILL it at row 1500; (last row, when killed)."""
-    child = subprocess.Popen(
-        [sys.executable, str(WRITER), url, str(spool), str(tool_id)], stdout=subprocess.PIPE, text=True
-    )
-    assert child.stdout is not None
-    # Locked half-way, so the rows of the second half exist only in the spool.
-    blocker = sqlite3.connect(db, isolation_level=None, timeout=10)
-    last = -1
-    for line in child.stdout:
-        last = int(line)
-        if last == 500:
-            blocker.execute("BEGIN EXCLUSIVE")
-        if last == 1500:
-            break
-    killed_at = datetime.now(UTC)
-    os.kill(child.pid, signal.SIGKILL)
-    child.wait()
-    child.stdout.close()
-    blocker.execute("ROLLBACK")
-    blocker.close()
-    return last, killed_at
 
 
 @pytest.fixture
@@ -153,9 +132,18 @@ async def test_after_kill_9_at_most_the_last_100_ms_are_missing_and_the_spool_is
     try:
         tool_id = await tool_row(engine)
         spool = tmp_path / "spool"
-        last, killed_at = await anyio.to_thread.run_sync(
-            run_and_kill, sqlite_url, spool, tool_id, tmp_path / "hub.sqlite3"
+        last, killed = await anyio.to_thread.run_sync(
+            functools.partial(
+                write_then_kill,
+                sqlite_url,
+                spool,
+                tool_id,
+                tmp_path / "hub.sqlite3",
+                lock_at=500,
+                kill_at=1500,
+            )
         )
+        killed_at = datetime.fromtimestamp(killed, UTC)
 
         log = CallLog(create_sessionmaker(engine), spool_dir=spool)
         replayed = await log.replay()
