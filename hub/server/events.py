@@ -16,6 +16,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import orjson
 from mcp.server.streamable_http import EventCallback, EventId, EventMessage, EventStore, StreamId
 from mcp_types import JSONRPCMessage
 
@@ -24,6 +25,11 @@ __all__ = ["RecentEvents"]
 # Events older than this are not replayed: a client resumes within its retry interval, not minutes later.
 DEFAULT_MAX_AGE_SECONDS = 60.0
 DEFAULT_MAX_BYTES = 32 * 1024 * 1024
+# The JSON-RPC envelope around a result, give or take the id's length.
+_ENVELOPE_BYTES = 40
+# Members this large have their size remembered, for this many of them.
+_REMEMBERED_MIN_BYTES = 64 * 1024
+_REMEMBERED_MAX = 16
 
 
 @dataclass(slots=True)
@@ -51,11 +57,11 @@ class RecentEvents(EventStore):
         self._clock = clock
         self._events: OrderedDict[EventId, _Event] = OrderedDict()  # oldest first
         self._bytes = 0
+        self._sizes: dict[int, tuple[object, int]] = {}
 
     async def store_event(self, stream_id: StreamId, message: JSONRPCMessage | None) -> EventId:
         """Keep one event (None is a stream's priming event) and return its new, unguessable id."""
-        # The serialized size is what the event costs to keep.
-        size = len(message.model_dump_json(by_alias=True, exclude_none=True)) if message is not None else 0
+        size = self._size(message) if message is not None else 0
         event_id = secrets.token_urlsafe(16)
         now = self._clock()
         self._expire(now)
@@ -98,6 +104,40 @@ class RecentEvents(EventStore):
         would then read as none at all.
         """
         return len(self._events)
+
+    @property
+    def kept_bytes(self) -> int:
+        """What the kept events are accounted to cost, in bytes of JSON."""
+        return self._bytes
+
+    def _size(self, message: JSONRPCMessage) -> int:
+        """About what the event costs to keep: its serialized size.
+
+        A result's large members (a tools/list of thousands of tools) are most often the very objects
+        of an earlier answer, served again from the list cache; their size is remembered by identity
+        rather than serialized anew for every answer (it was a quarter of a large listing's cost).
+        """
+        result = getattr(message, "result", None)
+        if not isinstance(result, dict):
+            return len(message.model_dump_json(by_alias=True, exclude_none=True))
+        try:
+            return _ENVELOPE_BYTES + sum(len(str(k)) + self._member_size(v) for k, v in result.items())
+        except TypeError:  # not plain JSON after all
+            return len(message.model_dump_json(by_alias=True, exclude_none=True))
+
+    def _member_size(self, value: object) -> int:
+        if not isinstance(value, list | dict):
+            return len(orjson.dumps(value))
+        known = self._sizes.get(id(value))
+        # The entry holds the object itself, so its id cannot be reused by another while remembered.
+        if known is not None and known[0] is value:
+            return known[1]
+        size = len(orjson.dumps(value))
+        if size >= _REMEMBERED_MIN_BYTES:
+            if len(self._sizes) >= _REMEMBERED_MAX:
+                self._sizes.pop(next(iter(self._sizes)))
+            self._sizes[id(value)] = (value, size)
+        return size
 
     def _expire(self, now: float) -> None:
         while self._events:

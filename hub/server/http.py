@@ -22,6 +22,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from hub import __version__
 from hub.app import App
 from hub.errors import AuthError, ConfigError, HubError
+from hub.server import wire
 from hub.server.events import RecentEvents
 from hub.server.listing import CURRENT_CALLER
 from hub.server.mcp import CALLER_SCOPE_KEY
@@ -118,6 +119,7 @@ def build_http_app(
     """The ASGI application of the HTTP faces."""
     if no_auth and not is_loopback(host):
         raise ConfigError(f"--no-auth is accepted only on a loopback address, not on {host!r}")
+    wire.install()
 
     async def healthz(request: Request) -> Response:
         try:

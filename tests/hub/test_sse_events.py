@@ -81,3 +81,23 @@ async def test_an_event_too_large_to_keep_makes_its_stream_unresumable_rather_th
     await store.store_event("a", note(1, "x" * 400))
     assert await replayed(store, priming) is None  # not a resume that silently skips the large event
     assert await replayed(store, other) == []
+
+
+async def test_a_large_result_served_again_is_accounted_its_real_size_both_times() -> None:
+    tools = [{"name": f"t{i}", "inputSchema": {"type": "object", "properties": {}}} for i in range(2000)]
+    wire_size = len(
+        types.JSONRPCResponse(jsonrpc="2.0", id=1, result={"tools": tools}).model_dump_json(
+            by_alias=True, exclude_none=True
+        )
+    )
+    # Room for two copies and a little: a third must push the first out, whichever way sizes are known.
+    store = RecentEvents(max_bytes=int(wire_size * 2.5))
+    for n in range(3):
+        # As the list cache answers: a fresh top level around the same list of tools.
+        await store.store_event(f"s{n}", types.JSONRPCResponse(jsonrpc="2.0", id=n, result={"tools": tools}))
+        assert abs(store.kept_bytes - wire_size * min(n + 1, 2)) < 0.01 * wire_size
+    assert store.kept == 2
+    # Another list is measured afresh, not mistaken for the remembered one.
+    other = [dict(t) for t in tools[:10]]
+    await store.store_event("x", types.JSONRPCResponse(jsonrpc="2.0", id=9, result={"tools": other}))
+    assert store.kept == 3
