@@ -8,13 +8,15 @@ API-key auth and call logging on), once per event loop the hub can run on. (b) a
 protocol eras, sequentially and with 32 concurrent callers: SDK clients (what the peers in the
 README were measured with) and light callers that only POST and parse (so that two cores measure
 the server, not the client). Last, tools/list through a hub process fronting many stdio upstreams.
-Everything is measured in this run on this machine, so the ratios, not the absolute numbers, are
-what to compare. Prints figures; asserts nothing.
+Everything is measured in this run on this machine, the sequential paths in interleaved rounds so
+that the machine's drift hits all alike; the ratios, not the absolute numbers, are what to compare.
+Prints figures; asserts nothing.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import statistics
@@ -59,19 +61,6 @@ def report(label: str, samples: list[float]) -> dict[str, float]:
         f"  {fig['per_s']:7.0f} calls/s sequential"
     )
     return fig
-
-
-async def sequential(client: Client, tool: str, calls: int, warmup: int = 50) -> list[float]:
-    for i in range(warmup):
-        await client.call_tool(tool, {"text": f"w{i}"})
-    out = []
-    for i in range(calls):
-        t0 = time.perf_counter()
-        result = await client.call_tool(tool, {"text": f"c{i}"})
-        out.append(time.perf_counter() - t0)
-        if result.is_error:
-            raise SystemExit(f"{tool} failed: {result.content}")
-    return out
 
 
 @asynccontextmanager
@@ -359,32 +348,6 @@ async def both_concurrent(
     return sdk, light
 
 
-async def through_hub(
-    label: str, env: dict[str, str], args: argparse.Namespace
-) -> dict[str, tuple[dict[str, float], float, float]]:
-    """(c) per era: sequential SDK calls, 32 SDK sessions and 32 light callers through one hub."""
-    out = {}
-    key = make_key(env)
-    with http_hub(env) as base:
-        url = f"{base}/mcp"
-        hub = pid_serving(int(base.rsplit(":", 1)[1]))
-        for mode, era in ERAS.items():
-            async with http_client(url, key, mode) as client:
-                with anyio.fail_after(60):
-                    while "echo__echo" not in {t.name for t in (await client.list_tools()).tools}:
-                        await anyio.sleep(0.1)
-                seq = report(
-                    f"(c) through the hub, {label}, {era}", await sequential(client, "echo__echo", args.calls)
-                )
-            # The hub's one child is the echo upstream, started when the hub read mcp.json.
-            processes = {"hub": hub, "upstream": children_of(hub)[0]}
-            out[era] = (
-                seq,
-                *await both_concurrent(url, key, mode, "echo__echo", args, "  (target >= 800)", processes),
-            )
-    return out
-
-
 async def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -406,55 +369,118 @@ async def main() -> None:
         await bench_listing(args.upstreams, args.tools_each, args.connect_limit)
 
 
+async def interleaved(
+    paths: dict[str, tuple[Client, str]], calls: int, rounds: int = 10, warmup: int = 50
+) -> dict[str, list[float]]:
+    """Sequential call latencies of every path, measured in interleaved rounds.
+
+    The machine's speed drifts over minutes; measured one after another, a and b could come from a
+    faster minute than c and the difference c - a - b would be the drift. In rounds, drift hits all alike.
+    """
+    for client, tool in paths.values():
+        for i in range(warmup):
+            await client.call_tool(tool, {"text": f"w{i}"})
+    samples: dict[str, list[float]] = {label: [] for label in paths}
+    per_round = max(1, calls // rounds)
+    for _ in range(rounds):
+        for label, (client, tool) in paths.items():
+            for i in range(per_round):
+                t0 = time.perf_counter()
+                result = await client.call_tool(tool, {"text": f"c{i}"})
+                samples[label].append(time.perf_counter() - t0)
+                if result.is_error:
+                    raise SystemExit(f"{label}: {tool} failed: {result.content}")
+    return samples
+
+
+def hub_config(tmp: Path, loop: str) -> dict[str, str]:
+    """A migrated hub data directory with the echo upstream, run on ``loop``; its environment."""
+    env = hub_env(tmp, HUB_EVENT_LOOP=loop)
+    (tmp / "mcp.json").write_text(
+        json.dumps({"mcpServers": {"echo": {"command": sys.executable, "args": [str(ECHO)]}}})
+    )
+    run_hub("db", "upgrade", env=env)
+    return env
+
+
+def print_logged(loop: str, db: Path) -> None:
+    logged = subprocess.run(
+        ["sqlite3", str(db), "select count(*) from mcp_call_logs"],
+        capture_output=True,
+        text=True,
+        check=False,
+    ).stdout.strip()
+    print(f"call-log rows written by the {loop} hub: {logged}")
+
+
 async def bench_calls(args: argparse.Namespace) -> None:
-    # (a) direct stdio, in the era the hub's link speaks (protocol_era auto: 2026-07-28 with this
-    # upstream), so that c - a - b compares the same call with and without the hub; the handshake era,
-    # which a legacy-only upstream would get, is shown beside it.
-    params = StdioServerParameters(command=sys.executable, args=[str(ECHO)])
-    async with Client(params, mode="legacy") as client:
-        report("(a) direct stdio, 2025-11-25", await sequential(client, "echo", args.calls))
-    async with Client(params, mode="auto") as client:
-        a = report(f"(a) direct stdio, {MODERN} (hub's link)", await sequential(client, "echo", args.calls))
-
-    # (b) direct streamable HTTP, each era
-    direct: dict[str, tuple[dict[str, float], float, float]] = {}
-    proc, url = start_http_echo()
-    try:
-        for mode, era in ERAS.items():
-            async with http_client(url, None, mode) as client:
-                seq = report(
-                    f"(b) direct streamable HTTP, {era}", await sequential(client, "echo", args.calls)
-                )
-            direct[era] = (
-                seq,
-                *await both_concurrent(url, None, mode, "echo", args, processes={"server": proc.pid}),
-            )
-    finally:
-        proc.kill()
-        proc.wait()
-
-    # (c) through the hub: HTTP in, stdio out, auth and call logging on; each event loop
     loops = ["asyncio", "uvloop"] if _has_uvloop() else ["asyncio"]
-    hub: dict[str, dict[str, tuple[dict[str, float], float, float]]] = {}
-    for loop in loops:
-        with tempfile.TemporaryDirectory() as tmp:
-            env = hub_env(Path(tmp), HUB_EVENT_LOOP=loop)
-            (Path(tmp) / "mcp.json").write_text(
-                json.dumps({"mcpServers": {"echo": {"command": sys.executable, "args": [str(ECHO)]}}})
-            )
-            run_hub("db", "upgrade", env=env)
-            hub[loop] = await through_hub(loop, env, args)
-            logged = subprocess.run(
-                ["sqlite3", str(Path(tmp) / "hub.sqlite3"), "select count(*) from mcp_call_logs"],
-                capture_output=True,
-                text=True,
-                check=False,
-            ).stdout.strip()
-            print(f"call-log rows written by the {loop} hub: {logged}")
+    with contextlib.ExitStack() as stack:
+        # Everything runs at once (idle servers cost nothing), so the sequential paths can be interleaved.
+        proc, direct_url = start_http_echo()
+        stack.callback(proc.wait)
+        stack.callback(proc.kill)
+        hubs: dict[str, tuple[str, str]] = {}
+        for loop in loops:
+            tmp = Path(stack.enter_context(tempfile.TemporaryDirectory()))
+            env = hub_config(tmp, loop)
+            key = make_key(env)
+            # Counted once the hub has stopped (and flushed), before its directory goes.
+            stack.callback(print_logged, loop, tmp / "hub.sqlite3")
+            hubs[loop] = (f"{stack.enter_context(http_hub(env))}/mcp", key)
 
-    for loop, eras in hub.items():
-        for era, (c, c32, c32l) in eras.items():
-            b, b32, b32l = direct[era]
+        async with contextlib.AsyncExitStack() as clients:
+            # (a) direct stdio: the hub's link speaks protocol_era auto (2026-07-28 with this upstream),
+            # so that era is the one c - a - b takes; the handshake era is shown beside it.
+            params = StdioServerParameters(command=sys.executable, args=[str(ECHO)])
+            paths: dict[str, tuple[Client, str]] = {
+                "(a) direct stdio, 2025-11-25": (
+                    await clients.enter_async_context(Client(params, mode="legacy")),
+                    "echo",
+                ),
+                f"(a) direct stdio, {MODERN} (hub's link)": (
+                    await clients.enter_async_context(Client(params, mode="auto")),
+                    "echo",
+                ),
+            }
+            for mode, era in ERAS.items():
+                client = await clients.enter_async_context(http_client(direct_url, None, mode))
+                paths[f"(b) direct streamable HTTP, {era}"] = (client, "echo")
+            for loop, (url, key) in hubs.items():
+                for mode, era in ERAS.items():
+                    client = await clients.enter_async_context(http_client(url, key, mode))
+                    with anyio.fail_after(60):
+                        while "echo__echo" not in {t.name for t in (await client.list_tools()).tools}:
+                            await anyio.sleep(0.1)
+                    paths[f"(c) through the hub, {loop}, {era}"] = (client, "echo__echo")
+            figures = {
+                label: report(label, samples)
+                for label, samples in (await interleaved(paths, args.calls)).items()
+            }
+
+        # Throughput, one path at a time: each wants both cores to itself.
+        rates: dict[str, tuple[float, float]] = {}
+        for mode, era in ERAS.items():
+            print(f"(b) direct streamable HTTP, {era}")
+            rates[f"b {era}"] = await both_concurrent(
+                direct_url, None, mode, "echo", args, processes={"server": proc.pid}
+            )
+        for loop, (url, key) in hubs.items():
+            hub = pid_serving(int(url.rsplit(":", 1)[1].split("/")[0]))
+            # The hub's one child is the echo upstream, started when the hub read mcp.json.
+            processes = {"hub": hub, "upstream": children_of(hub)[0]}
+            for mode, era in ERAS.items():
+                print(f"(c) through the hub, {loop}, {era}")
+                rates[f"c {loop} {era}"] = await both_concurrent(
+                    url, key, mode, "echo__echo", args, "  (target >= 800)", processes
+                )
+
+    a = figures[f"(a) direct stdio, {MODERN} (hub's link)"]
+    for loop in hubs:
+        for era in ERAS.values():
+            b = figures[f"(b) direct streamable HTTP, {era}"]
+            c = figures[f"(c) through the hub, {loop}, {era}"]
+            (b32, b32l), (c32, c32l) = rates[f"b {era}"], rates[f"c {loop} {era}"]
             overhead = c["median"] - a["median"] - b["median"]
             print(
                 f"{loop}, {era}: hub overhead c - a - b at the median {overhead:+.3f} ms (target <= 0.5); "
