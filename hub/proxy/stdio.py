@@ -26,12 +26,12 @@ from mcp.shared.message import SessionMessage
 from hub.proxy.link import ClosingStream
 from hub.proxy.transport import LinkStatus, TransportStreams, UpstreamSpec
 
-__all__ = ["StderrLog", "StdinWriter", "StdioConnector", "describe_exit"]
+__all__ = ["MAX_LINE_BYTES", "StderrLog", "StdinWriter", "StdioConnector", "describe_exit"]
 
 logger = logging.getLogger(__name__)
 
 # Lines longer than this are not MCP messages the hub would forward (payloads are capped far lower).
-_MAX_LINE_BYTES = 64 * 1024 * 1024
+MAX_LINE_BYTES = 64 * 1024 * 1024
 # After stdout ends, how long to wait for the exit status so the error can name the code.
 _EXIT_STATUS_WAIT = 0.5
 # After the child exits, how long its last stdout lines get to arrive before the link is closed.
@@ -178,9 +178,9 @@ class StdioConnector:
                 if b"\n" not in chunk:
                     pending.append(chunk)
                     pending_size += len(chunk)
-                    if pending_size > _MAX_LINE_BYTES:
+                    if pending_size > MAX_LINE_BYTES:
                         pending, pending_size = [], 0
-                        await sink.send(ValueError(f"upstream wrote a line over {_MAX_LINE_BYTES} bytes"))
+                        await sink.send(ValueError(f"upstream wrote a line over {MAX_LINE_BYTES} bytes"))
                     continue
                 first, *rest = chunk.split(b"\n")
                 tail = rest.pop()

@@ -14,6 +14,7 @@ import secrets
 import time
 from collections import OrderedDict
 from collections.abc import Callable
+from contextlib import suppress
 from dataclasses import dataclass
 
 import orjson
@@ -118,12 +119,10 @@ class RecentEvents(EventStore):
         rather than serialized anew for every answer (it was a quarter of a large listing's cost).
         """
         result = getattr(message, "result", None)
-        if not isinstance(result, dict):
-            return len(message.model_dump_json(by_alias=True, exclude_none=True))
-        try:
-            return _ENVELOPE_BYTES + sum(len(str(k)) + self._member_size(v) for k, v in result.items())
-        except TypeError:  # not plain JSON after all
-            return len(message.model_dump_json(by_alias=True, exclude_none=True))
+        if isinstance(result, dict):
+            with suppress(TypeError):  # not plain JSON after all: measured the long way below
+                return _ENVELOPE_BYTES + sum(len(str(k)) + self._member_size(v) for k, v in result.items())
+        return len(message.model_dump_json(by_alias=True, exclude_none=True))
 
     def _member_size(self, value: object) -> int:
         if not isinstance(value, list | dict):

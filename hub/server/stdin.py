@@ -15,10 +15,9 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, suppress
 from typing import Self
 
-__all__ = ["MAX_LINE_BYTES", "StdinLines", "stdin_lines"]
+from hub.proxy.stdio import MAX_LINE_BYTES
 
-# One JSON-RPC message per line; a line this long is not a message the hub would take.
-MAX_LINE_BYTES = 64 * 1024 * 1024
+__all__ = ["StdinLines", "stdin_lines"]
 
 
 class StdinLines:
